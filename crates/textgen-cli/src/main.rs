@@ -1,0 +1,74 @@
+//! `textgen`: generate text with a language model on the CPU.
+
+mod generate;
+mod model_args;
+mod perplexity;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Fast CPU text generation with real language models (GGUF), no Python, no GPU.
+#[derive(Parser)]
+#[command(name = "textgen", version, about, after_help = EXAMPLES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+const EXAMPLES: &str = "Examples:
+  textgen \"Once upon a time\"                      generate (shorthand for `textgen generate`)
+  textgen generate \"Hello\" --temperature 0 -n 32  greedy, 32 tokens
+  textgen perplexity --file notes.txt --ctx 512";
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate a continuation of a prompt, streamed to stdout.
+    Generate(generate::Args),
+    /// Perplexity of a text file, computed as llama.cpp's llama-perplexity does.
+    Perplexity(perplexity::Args),
+}
+
+const SUBCOMMANDS: &[&str] = &["generate", "perplexity", "help"];
+
+/// A user-facing failure: message for stderr and the process exit code.
+pub struct Failure {
+    /// One-line message.
+    pub message: String,
+    /// Exit code (2: bad invocation or missing model, 1: anything else).
+    pub code: u8,
+}
+
+impl Failure {
+    /// A failure with exit code 1.
+    pub fn new(message: impl std::fmt::Display) -> Self {
+        Self {
+            message: message.to_string(),
+            code: 1,
+        }
+    }
+}
+
+/// `textgen PROMPT [FLAGS]` is shorthand for `textgen generate PROMPT [FLAGS]`.
+fn with_default_subcommand(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let first = args.get(1).and_then(|a| a.to_str()).unwrap_or("");
+    let is_top_level_flag = matches!(first, "-h" | "--help" | "-V" | "--version");
+    if args.len() == 1 || !(SUBCOMMANDS.contains(&first) || is_top_level_flag) {
+        args.insert(1, "generate".into());
+    }
+    args
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse_from(with_default_subcommand(std::env::args_os().collect()));
+    let result = match cli.command {
+        Command::Generate(a) => generate::run(a),
+        Command::Perplexity(a) => perplexity::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("error: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! Dot products of one quantized weight row with f32 activation rows: the inner loop of every matmul.
+//!
+//! Weights are unpacked in registers and multiplied with f32 activations, accumulating in f32: the exact
+//! computation, never rounding activations to 8 bits. One row is dotted with up to [`MAX_TOKENS`] activation
+//! rows per call so the row is unpacked once for several tokens; each token's result is computed by the same
+//! sequence of operations whatever the group size, so batching never changes an answer.
+
+use crate::weights::dequant::dequantize_block;
+use crate::weights::GgmlType;
+
+/// Largest number of activation rows one call handles.
+pub const MAX_TOKENS: usize = 4;
+
+/// Which instruction set the kernels use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isa {
+    /// Portable Rust, any CPU.
+    Scalar,
+    /// x86-64 AVX2 + FMA + F16C.
+    Avx2,
+}
+
+/// The best instruction set this CPU supports (checked once).
+pub fn detect() -> Isa {
+    static ISA: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
+    *ISA.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        if std::env::var_os("TEXTGEN_NO_SIMD").is_none()
+            && is_x86_feature_detected!("avx2")
+            && is_x86_feature_detected!("fma")
+            && is_x86_feature_detected!("f16c")
+        {
+            return Isa::Avx2;
+        }
+        Isa::Scalar
+    })
+}
+
+/// `out[j] = row · xs[j]` for each activation row `xs[j]` (`xs.len() <= MAX_TOKENS`, each as long as the row).
+#[inline]
+pub fn dot_row(isa: Isa, ty: GgmlType, row: &[u8], xs: &[&[f32]], out: &mut [f32]) {
+    match xs.len() {
+        1 => dot_n::<1>(isa, ty, row, xs, out),
+        2 => dot_n::<2>(isa, ty, row, xs, out),
+        3 => dot_n::<3>(isa, ty, row, xs, out),
+        _ => dot_n::<4>(isa, ty, row, xs, out),
+    }
+}
+
+#[inline(always)]
+fn dot_n<const N: usize>(isa: Isa, ty: GgmlType, row: &[u8], xs: &[&[f32]], out: &mut [f32]) {
+    let x: [&[f32]; N] = std::array::from_fn(|j| xs[j]);
+    let r: [f32; N] = match isa {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Isa::Avx2` is only returned by `detect` when the CPU has AVX2, FMA and F16C.
+        Isa::Avx2 => unsafe { super::dot_avx2::dot(ty, row, x) },
+        _ => dot_generic(ty, row, x, dot_f32_scalar),
+    };
+    out[..N].copy_from_slice(&r);
+}
+
+/// Any type: dequantize a block (float types: 64 elements) once, then f32 dot products with `dot` for
+/// each activation row.
+#[inline(always)]
+pub(crate) fn dot_generic<const N: usize>(
+    ty: GgmlType,
+    row: &[u8],
+    xs: [&[f32]; N],
+    dot: impl Fn(&[f32], &[f32]) -> f32,
+) -> [f32; N] {
+    let (be, bb) = (ty.block_elems(), ty.block_bytes());
+    let cols = row.len() / bb * be;
+    let chunk = if be == 1 { 64 } else { be };
+    let mut buf = [0f32; 256];
+    let mut acc = [0f32; N];
+    let mut start = 0;
+    while start < cols {
+        let len = chunk.min(cols - start);
+        let w = &mut buf[..len];
+        for (block, y) in row[start / be * bb..(start + len) / be * bb]
+            .chunks_exact(bb)
+            .zip(w.chunks_exact_mut(be))
+        {
+            dequantize_block(ty, block, y);
+        }
+        for j in 0..N {
+            acc[j] += dot(w, &xs[j][start..start + len]);
+        }
+        start += len;
+    }
+    acc
+}
+
+/// Plain f32 dot product with eight partial sums (so the compiler can vectorize it).
+#[inline]
+pub fn dot_f32_scalar(a: &[f32], b: &[f32]) -> f32 {
+    let mut s = [0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for i in 0..8 {
+            s[i] += x[i] * y[i];
+        }
+    }
+    let mut tail = 0.0;
+    for (x, y) in ra.iter().zip(rb) {
+        tail += x * y;
+    }
+    (s[0] + s[4]) + (s[1] + s[5]) + (s[2] + s[6]) + (s[3] + s[7]) + tail
+}
+
+/// f32 dot product with the best available instruction set.
+#[inline]
+pub fn dot_f32(isa: Isa, a: &[f32], b: &[f32]) -> f32 {
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: see `dot_n`.
+        Isa::Avx2 => unsafe { super::dot_avx2::dot_f32(a, b) },
+        _ => dot_f32_scalar(a, b),
+    }
+}
+
+/// `y += a * x` with the best available instruction set.
+#[inline]
+pub fn axpy(isa: Isa, a: f32, x: &[f32], y: &mut [f32]) {
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: see `dot_n`.
+        Isa::Avx2 => unsafe { super::dot_avx2::axpy(a, x, y) },
+        _ => {
+            for (yi, xi) in y.iter_mut().zip(x) {
+                *yi += a * xi;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::weights::dequant::dequantize;
+
+    /// Deterministic pseudo-random bytes and floats for kernel tests.
+    struct Lcg(u64);
+    impl Lcg {
+        fn next(&mut self) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            self.0 >> 33
+        }
+        fn f(&mut self) -> f32 {
+            (self.next() % 2001) as f32 / 1000.0 - 1.0
+        }
+    }
+
+    /// A random row of `blocks` blocks of `ty` whose f16 scales are small finite numbers.
+    fn random_row(ty: GgmlType, blocks: usize, rng: &mut Lcg) -> Vec<u8> {
+        let mut row: Vec<u8> = (0..blocks * ty.block_bytes())
+            .map(|_| rng.next() as u8)
+            .collect();
+        let scale = |rng: &mut Lcg| half::f16::from_f32(rng.f() * 0.1).to_le_bytes();
+        for b in row.chunks_exact_mut(ty.block_bytes()) {
+            let offsets: &[usize] = match ty {
+                GgmlType::Q4_0 | GgmlType::Q5_0 | GgmlType::Q8_0 => &[0],
+                GgmlType::Q4_1 | GgmlType::Q5_1 | GgmlType::Q4K | GgmlType::Q5K => &[0, 2],
+                GgmlType::Q6K => &[208],
+                GgmlType::F16 => &[0],
+                GgmlType::F32 => {
+                    b.copy_from_slice(&rng.f().to_le_bytes());
+                    &[]
+                }
+                GgmlType::BF16 => {
+                    b.copy_from_slice(&half::bf16::from_f32(rng.f()).to_le_bytes());
+                    &[]
+                }
+            };
+            for &o in offsets {
+                b[o..o + 2].copy_from_slice(&scale(rng));
+            }
+        }
+        row
+    }
+
+    #[test]
+    fn every_type_and_isa_matches_dequantized_reference() {
+        let mut rng = Lcg(7);
+        for ty in GgmlType::ALL {
+            let cols = 512;
+            let row = random_row(ty, cols / ty.block_elems(), &mut rng);
+            let mut w = vec![0f32; cols];
+            dequantize(ty, &row, &mut w);
+            let xs: Vec<Vec<f32>> = (0..MAX_TOKENS)
+                .map(|_| (0..cols).map(|_| rng.f()).collect())
+                .collect();
+            let want: Vec<f64> = xs
+                .iter()
+                .map(|x| w.iter().zip(x).map(|(a, b)| *a as f64 * *b as f64).sum())
+                .collect();
+            for isa in [Isa::Scalar, detect()] {
+                for n in 1..=MAX_TOKENS {
+                    let refs: Vec<&[f32]> = xs[..n].iter().map(|v| v.as_slice()).collect();
+                    let mut out = [0f32; MAX_TOKENS];
+                    dot_row(isa, ty, &row, &refs, &mut out);
+                    for j in 0..n {
+                        let tol = 1e-4 * (1.0 + want[j].abs());
+                        assert!(
+                            (out[j] as f64 - want[j]).abs() < tol,
+                            "{ty} {isa:?} n={n} token {j}: {} vs {}",
+                            out[j],
+                            want[j]
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn group_size_never_changes_a_result() {
+        let mut rng = Lcg(11);
+        for ty in GgmlType::ALL {
+            let cols = 256;
+            let row = random_row(ty, cols / ty.block_elems(), &mut rng);
+            let xs: Vec<Vec<f32>> = (0..MAX_TOKENS)
+                .map(|_| (0..cols).map(|_| rng.f()).collect())
+                .collect();
+            let refs: Vec<&[f32]> = xs.iter().map(|v| v.as_slice()).collect();
+            let mut all = [0f32; MAX_TOKENS];
+            dot_row(detect(), ty, &row, &refs, &mut all);
+            for j in 0..MAX_TOKENS {
+                let mut one = [0f32; 1];
+                dot_row(detect(), ty, &row, &refs[j..j + 1], &mut one);
+                assert_eq!(one[0].to_bits(), all[j].to_bits(), "{ty} token {j}");
+            }
+        }
+    }
+
+    #[test]
+    fn f32_helpers_agree() {
+        let mut rng = Lcg(3);
+        let a: Vec<f32> = (0..77).map(|_| rng.f()).collect();
+        let b: Vec<f32> = (0..77).map(|_| rng.f()).collect();
+        let want: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+        assert!((dot_f32(detect(), &a, &b) - want).abs() < 1e-4);
+        let mut y1 = b.clone();
+        let mut y2 = b.clone();
+        axpy(Isa::Scalar, 0.5, &a, &mut y1);
+        axpy(detect(), 0.5, &a, &mut y2);
+        for (p, q) in y1.iter().zip(&y2) {
+            assert!((p - q).abs() < 1e-6);
+        }
+    }
+}

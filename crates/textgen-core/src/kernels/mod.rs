@@ -1,0 +1,13 @@
+//! CPU hot paths: quantized dot products, matmul, element-wise ops, and the worker pool.
+
+pub mod dot;
+#[cfg(target_arch = "x86_64")]
+mod dot_avx2;
+pub mod matmul;
+pub mod ops;
+pub mod pool;
+pub mod qmatrix;
+
+pub use matmul::matmul;
+pub use pool::Pool;
+pub use qmatrix::QMatrix;

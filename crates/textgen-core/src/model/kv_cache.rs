@@ -1,0 +1,76 @@
+//! The key/value cache of one sequence (it belongs to the sequence, not to the model).
+
+use super::config::LlamaConfig;
+
+/// Keys and values of every layer for the tokens a sequence has processed so far, in f32.
+#[derive(Clone, Debug)]
+pub struct KvCache {
+    kv_dim: usize,
+    capacity: usize,
+    len: usize,
+    /// Per layer: `capacity × kv_dim` keys.
+    k: Vec<Vec<f32>>,
+    /// Per layer: `capacity × kv_dim` values.
+    v: Vec<Vec<f32>>,
+}
+
+impl KvCache {
+    /// An empty cache for up to `capacity` tokens of a model with config `cfg`.
+    pub fn new(cfg: &LlamaConfig, capacity: usize) -> Self {
+        let kv_dim = cfg.kv_dim();
+        Self {
+            kv_dim,
+            capacity,
+            len: 0,
+            k: (0..cfg.n_layer)
+                .map(|_| vec![0.0; capacity * kv_dim])
+                .collect(),
+            v: (0..cfg.n_layer)
+                .map(|_| vec![0.0; capacity * kv_dim])
+                .collect(),
+        }
+    }
+
+    /// Tokens stored.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when no token is stored.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Maximum number of tokens.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Forgets tokens from position `len` on (e.g. to restart or to rewind).
+    pub fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+
+    /// Layer `layer`'s keys and values for positions `0..end` (read) — `end` may run past `len()` while
+    /// a forward pass is writing new positions.
+    pub(crate) fn layer(&self, layer: usize, end: usize) -> (&[f32], &[f32]) {
+        let n = end * self.kv_dim;
+        (&self.k[layer][..n], &self.v[layer][..n])
+    }
+
+    /// Layer `layer`'s key and value rows for positions `start..start + n` (write).
+    pub(crate) fn layer_mut(
+        &mut self,
+        layer: usize,
+        start: usize,
+        n: usize,
+    ) -> (&mut [f32], &mut [f32]) {
+        let r = start * self.kv_dim..(start + n) * self.kv_dim;
+        (&mut self.k[layer][r.clone()], &mut self.v[layer][r])
+    }
+
+    /// Marks `n` more positions as filled.
+    pub(crate) fn advance(&mut self, n: usize) {
+        self.len += n;
+    }
+}

@@ -1,0 +1,278 @@
+//! The Llama-family transformer: RMSNorm, rotary embedding, grouped-query attention, SwiGLU MLP.
+//!
+//! All activations, accumulators and the KV cache are f32; weights stay in their file format and are
+//! unpacked inside the matmul kernels.
+
+use super::config::LlamaConfig;
+use super::kv_cache::KvCache;
+use super::ModelError;
+use crate::kernels::dot::{axpy, detect, dot_f32};
+use crate::kernels::ops::{
+    add_assign, rms_norm, rope_angles, rope_interleaved, rope_inv_freq, softmax, swiglu,
+};
+use crate::kernels::pool::SyncPtr;
+use crate::kernels::{matmul, Pool, QMatrix};
+use crate::weights::dequant::dequantize;
+use crate::weights::{Gguf, TensorInfo};
+
+struct Layer {
+    attn_norm: Vec<f32>,
+    wq: QMatrix,
+    wk: QMatrix,
+    wv: QMatrix,
+    wo: QMatrix,
+    ffn_norm: Vec<f32>,
+    w_gate: QMatrix,
+    w_up: QMatrix,
+    w_down: QMatrix,
+}
+
+/// A loaded Llama-family model (weights memory-mapped, no per-sequence state).
+pub struct Llama {
+    /// Hyper-parameters.
+    pub cfg: LlamaConfig,
+    tok_embd: QMatrix,
+    layers: Vec<Layer>,
+    output_norm: Vec<f32>,
+    output: QMatrix,
+}
+
+/// Reusable work buffers for forward passes (grown on demand, never shrunk: no allocation in steady state).
+#[derive(Default)]
+pub struct Scratch {
+    x: Vec<f32>,
+    xn: Vec<f32>,
+    q: Vec<f32>,
+    k: Vec<f32>,
+    v: Vec<f32>,
+    att: Vec<f32>,
+    gate: Vec<f32>,
+    up: Vec<f32>,
+    scores: Vec<f32>,
+    inv_freq: Vec<f32>,
+    cos: Vec<f32>,
+    sin: Vec<f32>,
+}
+
+fn resize(v: &mut Vec<f32>, n: usize) {
+    v.resize(n, 0.0);
+}
+
+fn matrix(g: &Gguf, name: &str, cols: usize, rows: usize) -> Result<QMatrix, ModelError> {
+    let t = g.tensor(name)?;
+    shaped(t, &[cols, rows])?;
+    QMatrix::from_tensor(t).map_err(|got| ModelError::BadTensorShape {
+        name: name.into(),
+        expected: vec![cols, rows],
+        got,
+    })
+}
+
+fn vector(g: &Gguf, name: &str, n: usize) -> Result<Vec<f32>, ModelError> {
+    let t = g.tensor(name)?;
+    shaped(t, &[n])?;
+    let mut v = vec![0.0; n];
+    dequantize(t.ty, t.data.bytes(), &mut v);
+    Ok(v)
+}
+
+fn shaped(t: &TensorInfo, expected: &[usize]) -> Result<(), ModelError> {
+    if t.dims != expected {
+        return Err(ModelError::BadTensorShape {
+            name: t.name.clone(),
+            expected: expected.to_vec(),
+            got: t.dims.clone(),
+        });
+    }
+    Ok(())
+}
+
+impl Llama {
+    /// Builds the model from a parsed GGUF file, checking every tensor's presence and shape.
+    pub fn from_gguf(g: &Gguf) -> Result<Self, ModelError> {
+        let mut cfg = LlamaConfig::from_gguf(g)?;
+        let emb = g.tensor("token_embd.weight")?;
+        let vocab = match emb.dims[..] {
+            [c, v] if c == cfg.n_embd && v > 0 => v,
+            _ => {
+                return Err(ModelError::BadTensorShape {
+                    name: emb.name.clone(),
+                    expected: vec![cfg.n_embd, 0],
+                    got: emb.dims.clone(),
+                })
+            }
+        };
+        cfg.vocab_size = vocab;
+        let (d, kv, ff) = (cfg.n_embd, cfg.kv_dim(), cfg.n_ff);
+        let tok_embd = matrix(g, "token_embd.weight", d, vocab)?;
+        let output = match g.try_tensor("output.weight") {
+            Some(_) => matrix(g, "output.weight", d, vocab)?,
+            None => tok_embd.clone(),
+        };
+        let layers = (0..cfg.n_layer)
+            .map(|i| {
+                let n = |s: &str| format!("blk.{i}.{s}.weight");
+                Ok(Layer {
+                    attn_norm: vector(g, &n("attn_norm"), d)?,
+                    wq: matrix(g, &n("attn_q"), d, d)?,
+                    wk: matrix(g, &n("attn_k"), d, kv)?,
+                    wv: matrix(g, &n("attn_v"), d, kv)?,
+                    wo: matrix(g, &n("attn_output"), d, d)?,
+                    ffn_norm: vector(g, &n("ffn_norm"), d)?,
+                    w_gate: matrix(g, &n("ffn_gate"), d, ff)?,
+                    w_up: matrix(g, &n("ffn_up"), d, ff)?,
+                    w_down: matrix(g, &n("ffn_down"), ff, d)?,
+                })
+            })
+            .collect::<Result<_, ModelError>>()?;
+        Ok(Self {
+            output_norm: vector(g, "output_norm.weight", d)?,
+            cfg,
+            tok_embd,
+            layers,
+            output,
+        })
+    }
+
+    /// A KV cache for a sequence of up to `capacity` tokens (capped at the trained context length).
+    pub fn new_cache(&self, capacity: usize) -> KvCache {
+        KvCache::new(&self.cfg, capacity.min(self.cfg.n_ctx_train))
+    }
+
+    /// Runs `tokens` (appended at the cache's current position) through the model.
+    ///
+    /// Writes logits for `tokens[logits_from..]` into `logits` (`(tokens.len() - logits_from) × vocab`).
+    pub fn forward(
+        &self,
+        pool: &Pool,
+        tokens: &[u32],
+        cache: &mut KvCache,
+        scratch: &mut Scratch,
+        logits_from: usize,
+        logits: &mut Vec<f32>,
+    ) -> Result<(), ModelError> {
+        let c = &self.cfg;
+        let (t_n, d, kv_dim, hd) = (tokens.len(), c.n_embd, c.kv_dim(), c.head_dim);
+        let start = cache.len();
+        if start + t_n > cache.capacity() {
+            return Err(ModelError::ContextFull {
+                need: start + t_n,
+                capacity: cache.capacity(),
+            });
+        }
+        if let Some(&id) = tokens.iter().find(|&&id| id as usize >= c.vocab_size) {
+            return Err(ModelError::TokenOutOfRange {
+                id,
+                vocab: c.vocab_size,
+            });
+        }
+        let s = scratch;
+        for (v, n) in [
+            (&mut s.x, t_n * d),
+            (&mut s.xn, t_n * d),
+            (&mut s.q, t_n * d),
+            (&mut s.k, t_n * kv_dim),
+            (&mut s.v, t_n * kv_dim),
+            (&mut s.att, t_n * d),
+            (&mut s.gate, t_n * c.n_ff),
+            (&mut s.up, t_n * c.n_ff),
+            (&mut s.scores, pool.threads() * cache.capacity()),
+            (&mut s.cos, t_n * c.rope_dim / 2),
+            (&mut s.sin, t_n * c.rope_dim / 2),
+        ] {
+            resize(v, n);
+        }
+        for (t, &id) in tokens.iter().enumerate() {
+            self.tok_embd
+                .dequantize_row(id as usize, &mut s.x[t * d..(t + 1) * d]);
+        }
+        if s.inv_freq.len() != c.rope_dim / 2 {
+            rope_inv_freq(c.rope_base, c.rope_dim, &mut s.inv_freq);
+        }
+        let half = c.rope_dim / 2;
+        for t in 0..t_n {
+            let r = t * half..(t + 1) * half;
+            rope_angles(start + t, &s.inv_freq, &mut s.cos[r.clone()], &mut s.sin[r]);
+        }
+
+        for (l, layer) in self.layers.iter().enumerate() {
+            rms_norm(&s.x, &layer.attn_norm, c.rms_eps, &mut s.xn);
+            matmul(pool, &layer.wq, &s.xn, &mut s.q);
+            matmul(pool, &layer.wk, &s.xn, &mut s.k);
+            matmul(pool, &layer.wv, &s.xn, &mut s.v);
+            for t in 0..t_n {
+                let (cs, sn) = (
+                    &s.cos[t * half..(t + 1) * half],
+                    &s.sin[t * half..(t + 1) * half],
+                );
+                rope_interleaved(&mut s.q[t * d..(t + 1) * d], hd, cs, sn);
+                rope_interleaved(&mut s.k[t * kv_dim..(t + 1) * kv_dim], hd, cs, sn);
+            }
+            let (kc, vc) = cache.layer_mut(l, start, t_n);
+            kc.copy_from_slice(&s.k);
+            vc.copy_from_slice(&s.v);
+            self.attention(pool, cache, l, start, t_n, &s.q, &mut s.scores, &mut s.att);
+            matmul(pool, &layer.wo, &s.att, &mut s.xn);
+            add_assign(&mut s.x, &s.xn);
+
+            rms_norm(&s.x, &layer.ffn_norm, c.rms_eps, &mut s.xn);
+            matmul(pool, &layer.w_gate, &s.xn, &mut s.gate);
+            matmul(pool, &layer.w_up, &s.xn, &mut s.up);
+            swiglu(&mut s.gate, &s.up);
+            matmul(pool, &layer.w_down, &s.gate, &mut s.xn);
+            add_assign(&mut s.x, &s.xn);
+        }
+        cache.advance(t_n);
+
+        let n_out = t_n.saturating_sub(logits_from);
+        let xs = &s.x[logits_from.min(t_n) * d..];
+        let xn = &mut s.xn[..n_out * d];
+        rms_norm(xs, &self.output_norm, c.rms_eps, xn);
+        logits.resize(n_out * c.vocab_size, 0.0);
+        matmul(pool, &self.output, xn, logits);
+        Ok(())
+    }
+
+    /// Causal grouped-query attention of `t_n` new query rows at positions `start..` over the cache.
+    #[allow(clippy::too_many_arguments)]
+    fn attention(
+        &self,
+        pool: &Pool,
+        cache: &KvCache,
+        layer: usize,
+        start: usize,
+        t_n: usize,
+        q: &[f32],
+        scores: &mut [f32],
+        out: &mut [f32],
+    ) {
+        let c = &self.cfg;
+        let (d, hd, kv_dim) = (c.n_embd, c.head_dim, c.kv_dim());
+        let group = c.n_head / c.n_head_kv;
+        let scale = 1.0 / (hd as f32).sqrt();
+        let (kc, vc) = cache.layer(layer, start + t_n);
+        let (sp, op) = (SyncPtr::new(scores), SyncPtr::new(out));
+        let cap = cache.capacity();
+        let isa = detect();
+        pool.for_each_chunk(t_n * c.n_head, 1, &|i, items| {
+            // SAFETY: participant i alone uses scores[i*cap..(i+1)*cap]; each item's output head is its own.
+            let sc_all = unsafe { sp.slice(i * cap, cap) };
+            for item in items {
+                let (t, h) = (item / c.n_head, item % c.n_head);
+                let g = h / group;
+                let n_ctx = start + t + 1;
+                let qh = &q[t * d + h * hd..][..hd];
+                let sc = &mut sc_all[..n_ctx];
+                for (p, s) in sc.iter_mut().enumerate() {
+                    *s = dot_f32(isa, qh, &kc[p * kv_dim + g * hd..][..hd]) * scale;
+                }
+                softmax(sc);
+                let o = unsafe { op.slice(t * d + h * hd, hd) };
+                o.fill(0.0);
+                for (p, &w) in sc.iter().enumerate() {
+                    axpy(isa, w, &vc[p * kv_dim + g * hd..][..hd], o);
+                }
+            }
+        });
+    }
+}

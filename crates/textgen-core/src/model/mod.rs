@@ -1,0 +1,56 @@
+//! Model architectures: configs, weights and forward passes (stateless; sequence state lives in `KvCache`).
+
+pub mod config;
+pub mod kv_cache;
+pub mod llama;
+
+pub use config::LlamaConfig;
+pub use kv_cache::KvCache;
+pub use llama::{Llama, Scratch};
+
+use crate::weights::GgufError;
+
+/// Why a model cannot be built or run.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// The file is unreadable or malformed.
+    #[error(transparent)]
+    Gguf(#[from] GgufError),
+    /// The file's architecture is not implemented.
+    #[error("unsupported architecture '{arch}' (supported: {supported})")]
+    UnsupportedArchitecture {
+        /// What the file says.
+        arch: String,
+        /// What this build supports.
+        supported: String,
+    },
+    /// Hyper-parameters that cannot describe a working model.
+    #[error("invalid model config: {0}")]
+    BadConfig(String),
+    /// A tensor with the wrong shape for the config.
+    #[error("tensor '{name}' has shape {got:?}, expected {expected:?}")]
+    BadTensorShape {
+        /// Tensor name.
+        name: String,
+        /// Expected dims (GGML order).
+        expected: Vec<usize>,
+        /// Actual dims.
+        got: Vec<usize>,
+    },
+    /// A token id not in the vocabulary.
+    #[error("token id {id} is outside the vocabulary of {vocab} tokens")]
+    TokenOutOfRange {
+        /// The id.
+        id: u32,
+        /// Vocabulary size.
+        vocab: usize,
+    },
+    /// The sequence would exceed its KV cache.
+    #[error("context full: {need} tokens do not fit in a context of {capacity}")]
+    ContextFull {
+        /// Tokens the sequence would hold.
+        need: usize,
+        /// Cache capacity.
+        capacity: usize,
+    },
+}

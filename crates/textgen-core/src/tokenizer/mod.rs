@@ -1,0 +1,199 @@
+//! Text <-> token ids: vocabularies from GGUF metadata or `tokenizer.json`, and streaming detokenization.
+
+pub mod byte_level;
+pub mod gguf_vocab;
+pub mod stream;
+
+pub use stream::StreamDecoder;
+
+use crate::weights::{Gguf, GgufError};
+use serde_json::Value;
+use std::path::Path;
+
+/// Why a tokenizer cannot be built or used.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenizerError {
+    /// Metadata missing or of the wrong type.
+    #[error(transparent)]
+    Gguf(#[from] GgufError),
+    /// A vocabulary kind this build does not implement.
+    #[error("unsupported tokenizer: {0}")]
+    Unsupported(String),
+    /// A malformed vocabulary.
+    #[error("invalid tokenizer: {0}")]
+    Invalid(String),
+    /// The tokenizer file could not be read.
+    #[error("cannot read tokenizer {path}: {message}")]
+    Io {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// Encoding failed.
+    #[error("cannot tokenize the text: {0}")]
+    Encode(String),
+}
+
+/// A tokenizer: encodes with Hugging Face `tokenizers`, decodes from a per-token byte table.
+pub struct Tokenizer {
+    inner: tokenizers::Tokenizer,
+    token_bytes: Vec<Vec<u8>>,
+    special: Vec<bool>,
+    bos: Option<u32>,
+    add_bos: bool,
+    eog: Vec<u32>,
+}
+
+impl std::fmt::Debug for Tokenizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Tokenizer({} tokens)", self.token_bytes.len())
+    }
+}
+
+fn build_inner(json: &Value) -> Result<tokenizers::Tokenizer, TokenizerError> {
+    let text = serde_json::to_string(json).map_err(|e| TokenizerError::Invalid(e.to_string()))?;
+    text.parse::<tokenizers::Tokenizer>()
+        .map_err(|e| TokenizerError::Invalid(e.to_string()))
+}
+
+/// The raw bytes each token spells: byte-level vocabularies map characters back to bytes; others replace
+/// SentencePiece's `▁` with a space and `<0xNN>` tokens with byte NN. Added tokens are their literal text.
+fn token_bytes(tokens: &[String], added: &[bool], byte_level: bool) -> Vec<Vec<u8>> {
+    let table = byte_level::byte_to_char();
+    tokens
+        .iter()
+        .zip(added)
+        .map(|(t, &is_added)| {
+            if is_added {
+                t.as_bytes().to_vec()
+            } else if byte_level {
+                byte_level::decode_token(t, &table)
+            } else if let Some(b) = t
+                .strip_prefix("<0x")
+                .and_then(|h| h.strip_suffix('>'))
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                vec![b]
+            } else {
+                t.replace('\u{2581}', " ").into_bytes()
+            }
+        })
+        .collect()
+}
+
+impl Tokenizer {
+    /// Builds the tokenizer stored in a GGUF file's metadata.
+    pub fn from_gguf(g: &Gguf) -> Result<Self, TokenizerError> {
+        let v = gguf_vocab::from_gguf(g)?;
+        let added: Vec<bool> = v.kinds.iter().map(|k| k.1).collect();
+        Ok(Self {
+            inner: build_inner(&v.json)?,
+            token_bytes: token_bytes(&v.tokens, &added, true),
+            special: v.kinds.iter().map(|k| k.0).collect(),
+            bos: v.bos,
+            add_bos: v.add_bos,
+            eog: v.eog,
+        })
+    }
+
+    /// Loads a Hugging Face `tokenizer.json`.
+    pub fn from_json_file(path: &Path) -> Result<Self, TokenizerError> {
+        let io = |message: String| TokenizerError::Io {
+            path: path.display().to_string(),
+            message,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| io(e.to_string()))?;
+        let json: Value = serde_json::from_str(&text).map_err(|e| io(e.to_string()))?;
+        let inner = build_inner(&json)?;
+        let n = inner.get_vocab_size(true);
+        let mut tokens = vec![String::new(); n];
+        for (tok, id) in inner.get_vocab(true) {
+            if let Some(slot) = tokens.get_mut(id as usize) {
+                *slot = tok;
+            }
+        }
+        let mut special = vec![false; n];
+        let mut added = vec![false; n];
+        let mut eog = Vec::new();
+        for t in json["added_tokens"].as_array().into_iter().flatten() {
+            let (Some(id), Some(content)) = (t["id"].as_u64(), t["content"].as_str()) else {
+                continue;
+            };
+            let Some(slot) = added.get_mut(id as usize) else {
+                continue;
+            };
+            *slot = true;
+            let is_special = t["special"].as_bool().unwrap_or(false);
+            special[id as usize] = is_special;
+            if is_special && gguf_vocab::is_eog_text(content) {
+                eog.push(id as u32);
+            }
+        }
+        let byte_level = json["decoder"].to_string().contains("ByteLevel");
+        Ok(Self {
+            token_bytes: token_bytes(&tokens, &added, byte_level),
+            inner,
+            special,
+            bos: None,
+            add_bos: false,
+            eog,
+        })
+    }
+
+    /// Token ids of `text`; with `add_special`, the model's BOS (and whatever its post-processor adds).
+    pub fn encode(&self, text: &str, add_special: bool) -> Result<Vec<u32>, TokenizerError> {
+        self.inner
+            .encode(text, add_special)
+            .map(|e| e.get_ids().to_vec())
+            .map_err(|e| TokenizerError::Encode(e.to_string()))
+    }
+
+    /// Text of `ids`; special tokens are dropped when `skip_special`. Invalid UTF-8 becomes U+FFFD.
+    pub fn decode(&self, ids: &[u32], skip_special: bool) -> String {
+        let mut bytes = Vec::new();
+        for &id in ids {
+            if !(skip_special && self.is_special(id)) {
+                bytes.extend_from_slice(self.token_bytes(id));
+            }
+        }
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    /// The raw bytes token `id` spells (empty for ids outside the vocabulary).
+    pub fn token_bytes(&self, id: u32) -> &[u8] {
+        self.token_bytes
+            .get(id as usize)
+            .map_or(&[], |b| b.as_slice())
+    }
+
+    /// Whether `id` is a control token (not shown in generated text).
+    pub fn is_special(&self, id: u32) -> bool {
+        self.special.get(id as usize).copied().unwrap_or(false)
+    }
+
+    /// Number of token ids.
+    pub fn vocab_size(&self) -> usize {
+        self.token_bytes.len()
+    }
+
+    /// The beginning-of-sequence id, if the vocabulary has one.
+    pub fn bos_id(&self) -> Option<u32> {
+        self.bos
+    }
+
+    /// Whether the model expects BOS at the start of a prompt.
+    pub fn adds_bos(&self) -> bool {
+        self.add_bos
+    }
+
+    /// Ids that end generation (EOS, end-of-turn and the like).
+    pub fn eog_ids(&self) -> &[u32] {
+        &self.eog
+    }
+
+    /// Whether `id` ends generation.
+    pub fn is_eog(&self, id: u32) -> bool {
+        self.eog.contains(&id)
+    }
+}

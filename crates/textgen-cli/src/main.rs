@@ -3,6 +3,7 @@
 mod generate;
 mod model_args;
 mod perplexity;
+mod tokenize;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -26,9 +27,11 @@ enum Command {
     Generate(generate::Args),
     /// Perplexity of a text file, computed as llama.cpp's llama-perplexity does.
     Perplexity(perplexity::Args),
+    /// Show the token ids of a text.
+    Tokenize(tokenize::Args),
 }
 
-const SUBCOMMANDS: &[&str] = &["generate", "perplexity", "help"];
+const SUBCOMMANDS: &[&str] = &["generate", "perplexity", "tokenize", "help"];
 
 /// A user-facing failure: message for stderr and the process exit code.
 pub struct Failure {
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Generate(a) => generate::run(a),
         Command::Perplexity(a) => perplexity::run(a),
+        Command::Tokenize(a) => tokenize::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

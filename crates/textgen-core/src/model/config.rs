@@ -50,7 +50,7 @@ impl LlamaConfig {
             Some(_) => g.get_usize(&key("attention.head_count_kv"))?,
             None => n_head,
         };
-        let head_dim = if n_head > 0 { n_embd / n_head } else { 0 };
+        let head_dim = n_embd.checked_div(n_head).unwrap_or(0);
         let rope_dim = match g.get(&key("rope.dimension_count")) {
             Some(_) => g.get_usize(&key("rope.dimension_count"))?,
             None => head_dim,
@@ -99,7 +99,11 @@ impl LlamaConfig {
                 self.rope_dim, self.head_dim
             ));
         }
-        if !(self.rope_base.is_finite() && self.rope_base > 0.0) || !(self.rms_eps >= 0.0) {
+        if !(self.rope_base.is_finite()
+            && self.rope_base > 0.0
+            && self.rms_eps.is_finite()
+            && self.rms_eps >= 0.0)
+        {
             return bad(format!(
                 "rope base {} / rms eps {}",
                 self.rope_base, self.rms_eps

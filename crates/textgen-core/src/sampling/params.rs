@@ -68,6 +68,7 @@ pub enum Decoding {
 
 /// Validated generation parameters. Only [`RawParams::validate`] makes one.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct GenerationParams {
     /// Maximum tokens to generate (>= 0).
     pub max_new_tokens: usize,
@@ -75,7 +76,6 @@ pub struct GenerationParams {
     pub decoding: Decoding,
     /// Seed of the sampling RNG.
     pub seed: u64,
-    _validated: (),
 }
 
 impl RawParams {
@@ -130,7 +130,6 @@ impl RawParams {
             max_new_tokens,
             decoding,
             seed: self.seed.unwrap_or_else(random_seed),
-            _validated: (),
         })
     }
 }

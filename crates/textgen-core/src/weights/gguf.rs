@@ -235,7 +235,7 @@ impl Gguf {
                     "tensor '{name}' offset {offset} is not aligned to {alignment}"
                 )));
             }
-            let end = offset.checked_add(size).unwrap_or(u64::MAX);
+            let end = offset.saturating_add(size);
             if end > data_len {
                 return Err(GgufError::TensorOutOfBounds {
                     name,

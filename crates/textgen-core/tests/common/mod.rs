@@ -1,5 +1,7 @@
-//! Test support: a minimal GGUF writer for crafting valid and broken model files.
+//! Test support: a minimal GGUF writer for crafting valid and broken model files, and the real model.
 #![allow(dead_code)]
+
+pub mod real_model;
 
 /// A metadata value to write.
 pub enum Val {
@@ -126,7 +128,7 @@ pub fn tiny_llama(arch: &str) -> Vec<u8> {
     let vocab = tokens.len() as u64;
     let meta = vec![
         ("general.architecture", Val::Str(arch.into())),
-        ("llama.block_count", Val::U32(layers as u32)),
+        ("llama.block_count", Val::U32(layers)),
         ("llama.context_length", Val::U32(64)),
         ("llama.embedding_length", Val::U32(d as u32)),
         ("llama.feed_forward_length", Val::U32(ff as u32)),

@@ -1,0 +1,145 @@
+//! The `textgen` binary end to end: output, exit codes and error messages.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn model() -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert!(
+        p.is_file(),
+        "default model missing at {}: run scripts/fetch-default-model.sh",
+        p.display()
+    );
+    p
+}
+
+fn textgen(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_textgen"))
+        .args(args)
+        .env_remove("TEXTGEN_MODEL")
+        .env_remove("TEXTGEN_THREADS")
+        .output()
+        .expect("textgen runs")
+}
+
+fn with_model(args: &[&str]) -> Output {
+    let m = model();
+    let mut all = args.to_vec();
+    all.extend(["--model", m.to_str().unwrap()]);
+    textgen(&all)
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn greedy_generation_prints_the_reference_text() {
+    let o = with_model(&[
+        "Once upon a time, there was a little",
+        "--temperature",
+        "0",
+        "-n",
+        "24",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        out.starts_with(" girl named Emma who loved to play in the sun."),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn generate_subcommand_echo_and_verbose_timings() {
+    let o = with_model(&[
+        "generate", "Hello", "--echo", "-n", "4", "--seed", "1", "-v",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("Hello"));
+    assert!(stderr(&o).contains("tok/s"), "{}", stderr(&o));
+}
+
+#[test]
+fn same_seed_same_text() {
+    let run = || {
+        with_model(&[
+            "A short poem:",
+            "--seed",
+            "7",
+            "--temperature",
+            "0.8",
+            "-n",
+            "16",
+        ])
+        .stdout
+    };
+    assert_eq!(run(), run());
+}
+
+#[test]
+fn missing_model_exits_2_with_one_line_naming_the_fix() {
+    let o = textgen(&["hi", "--model", "/nonexistent/m.gguf"]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert_eq!(e.trim_end().lines().count(), 1, "{e}");
+    assert!(
+        e.contains("/nonexistent/m.gguf") && e.contains("scripts/fetch-default-model.sh"),
+        "{e}"
+    );
+}
+
+#[test]
+fn invalid_values_are_rejected_with_the_parameter_name() {
+    for (args, name) in [
+        (&["hi", "--top-p", "1.5"][..], "top_p"),
+        (&["hi", "--top-p", "0"][..], "top_p"),
+        (&["hi", "--temperature", "NaN"][..], "temperature"),
+        (&["hi", "--temperature", "-1"][..], "temperature"),
+        (&["hi", "--max-tokens", "-3"][..], "max_tokens"),
+        (&["hi", "--top-k", "0"][..], "top_k"),
+        (&["hi", "--threads", "0"][..], "threads"),
+        (&["hi", "--max-tokens", "many"][..], "max-tokens"),
+    ] {
+        let o = textgen(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(name), "{args:?}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn corrupt_model_file_is_a_clear_error_not_a_panic() {
+    let dir = std::env::temp_dir().join(format!("textgen-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, bytes) in [
+        ("magic.gguf", b"NOPE\x03\x00\x00\x00".to_vec()),
+        ("short.gguf", b"GGUF\x03\x00\x00\x00\x01".to_vec()),
+        ("empty.gguf", Vec::new()),
+    ] {
+        let p = dir.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        let o = textgen(&["hi", "--model", p.to_str().unwrap()]);
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{name}: {e}");
+        assert!(
+            e.starts_with("error: cannot load model") && !e.contains("panicked"),
+            "{name}: {e}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn perplexity_rejects_short_text() {
+    let o = with_model(&["perplexity", "--file", "/etc/hostname", "--ctx", "512"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("needs at least 1024"), "{}", stderr(&o));
+}
+
+#[test]
+fn tokenize_shows_ids() {
+    let o = with_model(&["tokenize", "Hello world", "--ids"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "[19556,905]");
+}

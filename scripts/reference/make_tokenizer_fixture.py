@@ -46,7 +46,6 @@ def tokenize(binary, model, text, add_special):
     try:
         args = [binary, "-m", model, "-f", f.name, "--ids", "--no-escape", "--log-disable"]
         args += [] if add_special else ["--no-bos"]
-        args += ["--parse-special"]
         out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
     finally:
         os.unlink(f.name)

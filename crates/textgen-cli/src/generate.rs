@@ -1,5 +1,6 @@
 //! `textgen generate`: stream a continuation of a prompt to stdout.
 
+use crate::interrupt;
 use crate::model_args::ModelArgs;
 use crate::Failure;
 use std::io::Write;
@@ -64,15 +65,17 @@ pub fn run(a: Args) -> Result<(), Failure> {
     if a.echo {
         let _ = write!(out, "{}", a.prompt);
     }
+    interrupt::set_streaming(true);
     let result = engine
         .generate(&prompt, &params, |piece| {
-            // A closed stdout (e.g. `| head`) ends generation quietly.
+            // A closed stdout (e.g. `| head`) or Ctrl-C / SIGTERM ends generation quietly.
             match out.write_all(piece.as_bytes()).and_then(|_| out.flush()) {
-                Ok(()) => Flow::Continue,
-                Err(_) => Flow::Stop,
+                Ok(()) if !interrupt::requested() => Flow::Continue,
+                _ => Flow::Stop,
             }
         })
         .map_err(Failure::new)?;
+    interrupt::set_streaming(false);
     let _ = writeln!(out);
     if a.verbose {
         let t = result.timings;
@@ -88,6 +91,12 @@ pub fn run(a: Args) -> Result<(), Failure> {
             rate(result.tokens.len(), t.generation),
             result.finish_reason.as_str(),
         );
+    }
+    if interrupt::requested() {
+        return Err(Failure {
+            message: String::new(),
+            code: interrupt::EXIT_CODE,
+        });
     }
     Ok(())
 }

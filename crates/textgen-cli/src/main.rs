@@ -1,6 +1,7 @@
 //! `textgen`: generate text with a language model on the CPU.
 
 mod generate;
+mod interrupt;
 mod model_args;
 mod perplexity;
 mod tokenize;
@@ -62,6 +63,7 @@ fn with_default_subcommand(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::O
 }
 
 fn main() -> ExitCode {
+    interrupt::install();
     let cli = Cli::parse_from(with_default_subcommand(std::env::args_os().collect()));
     let result = match cli.command {
         Command::Generate(a) => generate::run(a),
@@ -71,7 +73,9 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("error: {}", f.message);
+            if !f.message.is_empty() {
+                eprintln!("error: {}", f.message);
+            }
             ExitCode::from(f.code)
         }
     }

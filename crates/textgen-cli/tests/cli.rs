@@ -143,3 +143,21 @@ fn tokenize_shows_ids() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "[19556,905]");
 }
+
+#[test]
+fn sigterm_stops_a_generation_cleanly() {
+    use std::io::Read;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_textgen"))
+        .args(["1, 2, 3, 4, 5,", "--temperature", "0", "-n", "100000", "--model"])
+        .arg(model())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("textgen starts");
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 8];
+    stdout.read_exact(&mut first).expect("some text streams before the signal");
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+}

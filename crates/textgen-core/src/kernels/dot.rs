@@ -62,7 +62,7 @@ fn dot_n<const N: usize>(isa: Isa, ty: GgmlType, row: &[u8], xs: &[&[f32]], out:
 /// Any type: dequantize a block (float types: 64 elements) once, then f32 dot products with `dot` for
 /// each activation row.
 #[inline(always)]
-pub(crate) fn dot_generic<const N: usize>(
+fn dot_generic<const N: usize>(
     ty: GgmlType,
     row: &[u8],
     xs: [&[f32]; N],

@@ -1,5 +1,6 @@
 //! `textgen`: generate text with a language model on the CPU.
 
+mod bench;
 mod generate;
 mod interrupt;
 mod model_args;
@@ -25,14 +26,16 @@ const EXAMPLES: &str = "Examples:
 #[derive(Subcommand)]
 enum Command {
     /// Generate a continuation of a prompt, streamed to stdout.
-    Generate(generate::Args),
+    Generate(Box<generate::Args>),
     /// Perplexity of a text file, computed as llama.cpp's llama-perplexity does.
     Perplexity(perplexity::Args),
     /// Show the token ids of a text.
     Tokenize(tokenize::Args),
+    /// Measure prompt processing and generation speed (like llama-bench) and the sampling cost.
+    Bench(bench::Args),
 }
 
-const SUBCOMMANDS: &[&str] = &["generate", "perplexity", "tokenize", "help"];
+const SUBCOMMANDS: &[&str] = &["generate", "perplexity", "tokenize", "bench", "help"];
 
 /// A user-facing failure: message for stderr and the process exit code.
 pub struct Failure {
@@ -66,9 +69,10 @@ fn main() -> ExitCode {
     interrupt::install();
     let cli = Cli::parse_from(with_default_subcommand(std::env::args_os().collect()));
     let result = match cli.command {
-        Command::Generate(a) => generate::run(a),
+        Command::Generate(a) => generate::run(*a),
         Command::Perplexity(a) => perplexity::run(a),
         Command::Tokenize(a) => tokenize::run(a),
+        Command::Bench(a) => bench::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -99,10 +99,25 @@ fn invalid_values_are_rejected_with_the_parameter_name() {
         (&["hi", "--temperature", "-1"][..], "temperature"),
         (&["hi", "--max-tokens", "-3"][..], "max_tokens"),
         (&["hi", "--top-k", "0"][..], "top_k"),
+        (&["hi", "--min-p", "2"][..], "min_p"),
+        (&["hi", "--typical-p", "0"][..], "typical_p"),
+        (
+            &["hi", "--repetition-penalty", "0"][..],
+            "repetition_penalty",
+        ),
+        (&["hi", "--frequency-penalty", "3"][..], "frequency_penalty"),
+        (&["hi", "--presence-penalty", "-3"][..], "presence_penalty"),
+        (&["hi", "--n-completions", "0"][..], "n"),
+        (&["hi", "--num-beams", "0"][..], "num_beams"),
+        (&["hi", "--num-beams", "4"][..], "num_beams"),
+        (&["hi", "--stop", ""][..], "stop"),
+        (&["hi", "--logit-bias", "99999999=1"][..], "logit_bias"),
+        (&["hi", "--logit-bias", "5"][..], "ID=BIAS"),
+        (&["hi", "--logprobs", "50"][..], "logprobs"),
         (&["hi", "--threads", "0"][..], "threads"),
         (&["hi", "--max-tokens", "many"][..], "max-tokens"),
     ] {
-        let o = textgen(args);
+        let o = with_model(args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
         assert!(stderr(&o).contains(name), "{args:?}: {}", stderr(&o));
     }
@@ -148,16 +163,116 @@ fn tokenize_shows_ids() {
 fn sigterm_stops_a_generation_cleanly() {
     use std::io::Read;
     let mut child = Command::new(env!("CARGO_BIN_EXE_textgen"))
-        .args(["1, 2, 3, 4, 5,", "--temperature", "0", "-n", "100000", "--model"])
+        .args([
+            "1, 2, 3, 4, 5,",
+            "--temperature",
+            "0",
+            "-n",
+            "100000",
+            "--model",
+        ])
         .arg(model())
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("textgen starts");
     let mut stdout = child.stdout.take().unwrap();
     let mut first = [0u8; 8];
-    stdout.read_exact(&mut first).expect("some text streams before the signal");
-    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    stdout
+        .read_exact(&mut first)
+        .expect("some text streams before the signal");
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(killed.success());
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
+}
+
+#[test]
+fn json_output_with_logprobs_and_stop() {
+    let o = with_model(&[
+        "Once upon a time, there was a little",
+        "--greedy",
+        "-n",
+        "30",
+        "--stop",
+        " the sun",
+        "--logprobs",
+        "2",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["text"], " girl named Emma who loved to play in");
+    assert_eq!(v["finish_reason"], "stop");
+    assert_eq!(
+        v["logprobs"][0]["top_logprobs"].as_array().unwrap().len(),
+        2
+    );
+    assert_eq!(
+        v["usage"]["completion_tokens"],
+        v["tokens"].as_array().unwrap().len()
+    );
+}
+
+#[test]
+fn beam_search_and_n_completions_print_each_sequence() {
+    let o = with_model(&[
+        "The sky is",
+        "--greedy",
+        "--num-beams",
+        "3",
+        "--num-return-sequences",
+        "2",
+        "-n",
+        "6",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("--- completion 0 score") && out.contains("--- completion 1 score"),
+        "{out}"
+    );
+    let o = with_model(&[
+        "The sky is",
+        "--n-completions",
+        "2",
+        "--seed",
+        "4",
+        "-n",
+        "6",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 2);
+}
+
+#[test]
+fn generation_config_supplies_defaults_and_flags_win() {
+    let dir = std::env::temp_dir().join(format!("textgen-gc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("generation_config.json");
+    std::fs::write(&cfg, r#"{"do_sample": false, "max_new_tokens": 5}"#).unwrap();
+    let o = with_model(&[
+        "Once upon a time, there was a little",
+        "--generation-config",
+        cfg.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["tokens"].as_array().unwrap().len(), 5);
+    assert_eq!(v["text"], " girl named Emma who loved");
+    let o = with_model(&[
+        "Hi",
+        "--generation-config",
+        cfg.to_str().unwrap(),
+        "-n",
+        "2",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["tokens"].as_array().unwrap().len(), 2);
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -9,7 +9,7 @@ use textgen_core::engine::{FinishReason, Flow};
 use textgen_core::sampling::{GenerationParams, RawParams};
 
 fn params(raw: RawParams) -> GenerationParams {
-    raw.validate(|| 0).expect("valid params")
+    raw.validate(49152, || 0).expect("valid params")
 }
 
 fn greedy(n: i64) -> GenerationParams {
@@ -45,10 +45,11 @@ fn greedy_matches_the_exact_reference() {
     let mut streamed = String::new();
     let g = e
         .generate(&prompt, &greedy(30), |piece| {
-            streamed.push_str(piece);
+            streamed.push_str(piece.text);
             Flow::Continue
         })
         .unwrap();
+    let g = &g.completions[0];
     let want = " girl named Emma who loved to play in the sun. She would often go to the beach and play with her \
                 friends.";
     assert!(g.text.starts_with(want), "got {:?}", g.text);
@@ -101,6 +102,7 @@ fn perplexity_equals_the_exact_f32_reference() {
     ] {
         let tokens = ids(&fixture(file));
         let (ppl, scored, chunks) = gpl3_perplexity(&tokens);
+        println!("{file}: PPL {ppl:.4} over {scored} tokens, reference {want}");
         assert_eq!((scored, chunks), (3570, 14), "{file}");
         assert!(
             (ppl / want - 1.0).abs() < 0.003,
@@ -122,7 +124,9 @@ fn seeded_sampling_is_reproducible_across_runs_and_threads() {
         let prompt = e.encode_prompt("The best thing about the sea is").unwrap();
         e.generate(&prompt, &p(seed), |_| Flow::Continue)
             .unwrap()
+            .completions[0]
             .tokens
+            .clone()
     };
     let (one, two) = (engine(1), engine(2));
     let a = run(&one, 7);
@@ -143,6 +147,7 @@ fn empty_prompt_starts_from_bos_and_eos_stops() {
     let g = e
         .generate(&prompt, &greedy(64), |_| Flow::Continue)
         .unwrap();
+    let g = &g.completions[0];
     assert_eq!(g.finish_reason, FinishReason::Eos, "{:?}", g.text);
     assert!(g.text.contains("Paris"), "{:?}", g.text);
 }
@@ -162,6 +167,105 @@ fn stopping_from_the_callback_cancels() {
             }
         })
         .unwrap();
+    let g = &g.completions[0];
     assert_eq!(g.finish_reason, FinishReason::Cancelled);
     assert!(g.tokens.len() <= 4);
+}
+
+#[test]
+fn n_completions_share_the_prefill_and_differ() {
+    let e = shared();
+    let prompt = e.encode_prompt("My favourite colour is").unwrap();
+    let p = params(RawParams {
+        n: Some(3),
+        seed: Some(11),
+        max_new_tokens: Some(12),
+        ..Default::default()
+    });
+    let g = e.generate(&prompt, &p, |_| Flow::Continue).unwrap();
+    assert_eq!(g.completions.len(), 3);
+    assert_ne!(g.completions[0].tokens, g.completions[1].tokens);
+    // Completion i uses seed + i: the second equals a single completion seeded 12.
+    let single = params(RawParams {
+        seed: Some(12),
+        max_new_tokens: Some(12),
+        ..Default::default()
+    });
+    assert_eq!(
+        e.generate(&prompt, &single, |_| Flow::Continue)
+            .unwrap()
+            .completions[0],
+        g.completions[1]
+    );
+}
+
+#[test]
+fn stop_strings_cut_the_text() {
+    let e = shared();
+    let prompt = e
+        .encode_prompt("Once upon a time, there was a little")
+        .unwrap();
+    let p = params(RawParams {
+        temperature: Some(0.0),
+        stop: vec![" the sun".into()],
+        max_new_tokens: Some(40),
+        ..Default::default()
+    });
+    let mut streamed = String::new();
+    let g = e
+        .generate(&prompt, &p, |piece| {
+            streamed.push_str(piece.text);
+            Flow::Continue
+        })
+        .unwrap();
+    let c = &g.completions[0];
+    assert_eq!(c.text, " girl named Emma who loved to play in");
+    assert_eq!(streamed, c.text);
+    assert_eq!(c.finish_reason, FinishReason::Stop);
+}
+
+#[test]
+fn logprobs_of_greedy_tokens_are_the_best() {
+    let e = shared();
+    let prompt = e.encode_prompt("The capital of France is").unwrap();
+    let p = params(RawParams {
+        temperature: Some(0.0),
+        logprobs: Some(3),
+        max_new_tokens: Some(5),
+        ..Default::default()
+    });
+    let c = &e
+        .generate(&prompt, &p, |_| Flow::Continue)
+        .unwrap()
+        .completions[0];
+    assert_eq!(c.logprobs.len(), c.tokens.len());
+    for (choice, &id) in c.logprobs.iter().zip(&c.tokens) {
+        assert_eq!(choice.id, id);
+        assert_eq!(choice.top.len(), 3);
+        assert_eq!(choice.top[0].0, id, "greedy picks the most likely token");
+        let lp = choice.logprob.unwrap();
+        assert!(lp <= 0.0 && (lp - choice.top[0].1).abs() < 1e-6);
+        assert!(choice.top[1].1 <= choice.top[0].1);
+    }
+}
+
+#[test]
+fn beam_search_with_one_beam_equals_greedy_and_more_beams_score_higher() {
+    let e = shared();
+    let prompt = e.encode_prompt("The weather today is").unwrap();
+    let g = |beams| {
+        let p = params(RawParams {
+            temperature: Some(0.0),
+            num_beams: Some(beams),
+            max_new_tokens: Some(8),
+            ..Default::default()
+        });
+        e.generate(&prompt, &p, |_| Flow::Continue)
+            .unwrap()
+            .completions
+    };
+    let (one, four) = (g(1), g(4));
+    assert_eq!(four.len(), 1);
+    assert!(four[0].score.is_some());
+    assert_eq!(one[0].tokens.len(), 8);
 }

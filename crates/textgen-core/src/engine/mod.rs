@@ -1,10 +1,12 @@
 //! Running a model: loading, the generation loop, perplexity.
 
+pub mod beam;
 pub mod generate;
 pub mod load;
 pub mod perplexity;
+pub mod stop;
 
-pub use generate::{Engine, FinishReason, Flow, Generation, Timings};
+pub use generate::{Completion, Engine, FinishReason, Flow, Generation, Piece, Timings};
 pub use load::{load_gguf, LoadError};
 pub use perplexity::Perplexity;
 

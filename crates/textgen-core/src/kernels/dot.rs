@@ -8,8 +8,8 @@
 use crate::weights::dequant::dequantize_block;
 use crate::weights::GgmlType;
 
-/// Largest number of activation rows one call handles.
-pub const MAX_TOKENS: usize = 4;
+/// Largest number of activation rows (tokens) one call handles.
+pub const MAX_TOKENS: usize = 3;
 
 /// Which instruction set the kernels use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,7 +20,7 @@ pub enum Isa {
     Avx2,
 }
 
-/// The best instruction set this CPU supports (checked once).
+/// The best instruction set this CPU supports (checked once; `TEXTGEN_NO_SIMD` forces scalar).
 pub fn detect() -> Isa {
     static ISA: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
     *ISA.get_or_init(|| {
@@ -36,27 +36,26 @@ pub fn detect() -> Isa {
     })
 }
 
-/// `out[j] = row · xs[j]` for each activation row `xs[j]` (`xs.len() <= MAX_TOKENS`, each as long as the row).
+/// `out[j] = row · xs[j]` for up to `MAX_TOKENS` activation rows (each as long as the row).
 #[inline]
-pub fn dot_row(isa: Isa, ty: GgmlType, row: &[u8], xs: &[&[f32]], out: &mut [f32]) {
-    match xs.len() {
-        1 => dot_n::<1>(isa, ty, row, xs, out),
-        2 => dot_n::<2>(isa, ty, row, xs, out),
-        3 => dot_n::<3>(isa, ty, row, xs, out),
-        _ => dot_n::<4>(isa, ty, row, xs, out),
+pub fn dot_row(isa: Isa, ty: GgmlType, row: &[u8], xs: &[&[f32]], out: &mut [f32; MAX_TOKENS]) {
+    macro_rules! go {
+        ($n:literal) => {{
+            let x: [&[f32]; $n] = std::array::from_fn(|j| xs[j]);
+            let res: [f32; $n] = match isa {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: `Isa::Avx2` is only returned by `detect` when the CPU has AVX2, FMA and F16C.
+                Isa::Avx2 => unsafe { super::dot_avx2::dot::<$n>(ty, row, x) },
+                _ => dot_generic(ty, row, x, dot_f32_scalar),
+            };
+            out[..$n].copy_from_slice(&res);
+        }};
     }
-}
-
-#[inline(always)]
-fn dot_n<const N: usize>(isa: Isa, ty: GgmlType, row: &[u8], xs: &[&[f32]], out: &mut [f32]) {
-    let x: [&[f32]; N] = std::array::from_fn(|j| xs[j]);
-    let r: [f32; N] = match isa {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: `Isa::Avx2` is only returned by `detect` when the CPU has AVX2, FMA and F16C.
-        Isa::Avx2 => unsafe { super::dot_avx2::dot(ty, row, x) },
-        _ => dot_generic(ty, row, x, dot_f32_scalar),
-    };
-    out[..N].copy_from_slice(&r);
+    match xs.len() {
+        1 => go!(1),
+        2 => go!(2),
+        _ => go!(3),
+    }
 }
 
 /// Any type: dequantize a block (float types: 64 elements) once, then f32 dot products with `dot` for
@@ -114,7 +113,7 @@ pub fn dot_f32_scalar(a: &[f32], b: &[f32]) -> f32 {
 pub fn dot_f32(isa: Isa, a: &[f32], b: &[f32]) -> f32 {
     match isa {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: see `dot_n`.
+        // SAFETY: see `dot_rows`.
         Isa::Avx2 => unsafe { super::dot_avx2::dot_f32(a, b) },
         _ => dot_f32_scalar(a, b),
     }
@@ -125,7 +124,7 @@ pub fn dot_f32(isa: Isa, a: &[f32], b: &[f32]) -> f32 {
 pub fn axpy(isa: Isa, a: f32, x: &[f32], y: &mut [f32]) {
     match isa {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: see `dot_n`.
+        // SAFETY: see `dot_rows`.
         Isa::Avx2 => unsafe { super::dot_avx2::axpy(a, x, y) },
         _ => {
             for (yi, xi) in y.iter_mut().zip(x) {
@@ -230,7 +229,7 @@ mod tests {
             let mut all = [0f32; MAX_TOKENS];
             dot_row(detect(), ty, &row, &refs, &mut all);
             for j in 0..MAX_TOKENS {
-                let mut one = [0f32; 1];
+                let mut one = [0f32; MAX_TOKENS];
                 dot_row(detect(), ty, &row, &refs[j..j + 1], &mut one);
                 assert_eq!(one[0].to_bits(), all[j].to_bits(), "{ty} token {j}");
             }

@@ -1,6 +1,6 @@
 //! Matrix multiplication of a quantized weight matrix by a batch of f32 activation rows, across the pool.
 //!
-//! Few tokens (decode): each weight row is unpacked in registers and dotted with up to four tokens at once.
+//! Few tokens (decode): each weight row is unpacked in registers and dotted with up to three tokens at once.
 //! Many tokens (prefill): a tile of rows is unpacked once into a cache-resident f32 buffer and a register-
 //! blocked micro-kernel reuses it for every token. Both paths give bit-identical results (see `dot_avx2`).
 
@@ -28,14 +28,15 @@ pub fn matmul(pool: &Pool, w: &QMatrix, x: &[f32], out: &mut [f32]) {
     debug_assert_eq!(out.len(), n * w.rows);
     let isa = detect();
     let optr = SyncPtr::new(out);
-    if isa == Isa::Avx2 && n >= TILED_MIN_TOKENS && w.cols % 8 == 0 {
+    if isa == Isa::Avx2 && n >= TILED_MIN_TOKENS && w.cols % 32 == 0 {
         #[cfg(target_arch = "x86_64")]
         return tiled(pool, w, x, n, optr);
     }
     pool.for_each_chunk(w.rows, ROW_TILE, &|_, rows| {
         for t0 in (0..n).step_by(MAX_TOKENS) {
             let t1 = (t0 + MAX_TOKENS).min(n);
-            let xs: [&[f32]; MAX_TOKENS] = std::array::from_fn(|j| &x[(t0 + j).min(t1 - 1) * w.cols..][..w.cols]);
+            let xs: [&[f32]; MAX_TOKENS] =
+                std::array::from_fn(|j| &x[(t0 + j).min(t1 - 1) * w.cols..][..w.cols]);
             for r in rows.clone() {
                 let mut o = [0f32; MAX_TOKENS];
                 dot_row(isa, w.ty, w.row(r), &xs[..t1 - t0], &mut o);
@@ -56,11 +57,25 @@ fn tiled(pool: &Pool, w: &QMatrix, x: &[f32], n: usize, optr: SyncPtr<f32>) {
             tile.resize(TILED_ROWS * w.cols, 0.0);
             for (i, r) in rows.clone().enumerate() {
                 // SAFETY: `detect` returned Avx2, so the CPU has the features these kernels need.
-                unsafe { super::dot_avx2::dequantize_row(w.ty, w.row(r), &mut tile[i * w.cols..(i + 1) * w.cols]) };
+                unsafe {
+                    super::dot_avx2::dequantize_row(
+                        w.ty,
+                        w.row(r),
+                        &mut tile[i * w.cols..(i + 1) * w.cols],
+                    )
+                };
             }
             // SAFETY: as above; this chunk alone writes columns rows.start..rows.end of every output row.
             unsafe {
-                super::dot_avx2::gemm_tile(&tile, rows.len(), w.cols, x, n, optr.slice(rows.start, 0).as_mut_ptr(), w.rows)
+                super::dot_avx2::gemm_tile(
+                    &tile,
+                    rows.len(),
+                    w.cols,
+                    x,
+                    n,
+                    optr.slice(rows.start, 0).as_mut_ptr(),
+                    w.rows,
+                )
             };
         });
     });
@@ -75,16 +90,23 @@ mod tests {
     fn random_matrix(ty: GgmlType, rows: usize, cols: usize, seed: u64) -> QMatrix {
         let mut s = seed;
         let mut next = || {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (s >> 33) as u8
         };
-        let mut data: Vec<u8> = (0..ty.bytes_for(rows * cols).unwrap()).map(|_| next()).collect();
+        let mut data: Vec<u8> = (0..ty.bytes_for(rows * cols).unwrap())
+            .map(|_| next())
+            .collect();
         // Keep f16 scales small and finite.
         for b in data.chunks_exact_mut(ty.block_bytes()) {
             if ty != GgmlType::F32 && ty != GgmlType::BF16 {
                 let at = if ty == GgmlType::Q6K { 208 } else { 0 };
                 b[at + 1] = 0x20 | (b[at + 1] & 0x03);
-                if matches!(ty, GgmlType::Q4_1 | GgmlType::Q5_1 | GgmlType::Q4K | GgmlType::Q5K) {
+                if matches!(
+                    ty,
+                    GgmlType::Q4_1 | GgmlType::Q5_1 | GgmlType::Q4K | GgmlType::Q5K
+                ) {
                     b[3] = 0x20 | (b[3] & 0x03);
                 }
             } else if ty == GgmlType::F32 {
@@ -119,14 +141,20 @@ mod tests {
             let (rows, cols) = (53, 512);
             let w = random_matrix(ty, rows, cols, ty.id() as u64);
             let n = 13;
-            let x: Vec<f32> = (0..n * cols).map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0).collect();
+            let x: Vec<f32> = (0..n * cols)
+                .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
+                .collect();
             let mut all = vec![0f32; n * rows];
             matmul(&pool, &w, &x, &mut all);
             for t in 0..n {
                 let mut one = vec![0f32; rows];
                 matmul(&pool, &w, &x[t * cols..(t + 1) * cols], &mut one);
                 for r in 0..rows {
-                    assert_eq!(one[r].to_bits(), all[t * rows + r].to_bits(), "{ty} token {t} row {r}");
+                    assert_eq!(
+                        one[r].to_bits(),
+                        all[t * rows + r].to_bits(),
+                        "{ty} token {t} row {r}"
+                    );
                 }
             }
         }

@@ -1,14 +1,34 @@
-//! Choosing the next token from logits: greedy, or temperature → top-k → top-p → seeded draw.
+//! Choosing the next token: processors, then greedy or a seeded draw, with log-probabilities on request.
+//!
+//! Reported log-probabilities are those of the distribution the token was chosen from, i.e. *after* the
+//! processors: penalties for greedy decoding; penalties and warpers (temperature, top-k, ...) when sampling,
+//! where filtered tokens have probability 0.
 
-use super::params::{Decoding, GenerationParams};
+use super::params::{Decoding, GenerationParams, Penalties, Warpers};
+use super::processors::{apply_penalties, warp, Candidates, PenaltyScratch};
 use super::rng::Rng;
 
-/// Per-sequence sampling state (RNG and a reusable candidate buffer).
+/// A chosen token.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Choice {
+    /// Token id.
+    pub id: u32,
+    /// Its log-probability (when logprobs were requested).
+    pub logprob: Option<f32>,
+    /// The most likely alternatives with their log-probabilities, best first.
+    pub top: Vec<(u32, f32)>,
+}
+
+/// Per-sequence sampling state: RNG and reusable buffers (no allocation per token in steady state).
 #[derive(Clone, Debug)]
 pub struct Sampler {
-    decoding: Decoding,
+    penalties: Penalties,
+    warpers: Option<Warpers>,
+    logprobs: Option<usize>,
     rng: Rng,
-    cand: Vec<(f32, u32)>,
+    scratch: PenaltyScratch,
+    cands: Candidates,
+    buf: Vec<f64>,
 }
 
 /// Index of the largest logit (the lowest index among ties).
@@ -22,72 +42,118 @@ pub fn argmax(logits: &[f32]) -> u32 {
     best as u32
 }
 
-/// Orders candidates by descending logit, ties by ascending id (deterministic).
-fn by_logit_desc(a: &(f32, u32), b: &(f32, u32)) -> std::cmp::Ordering {
-    b.0.total_cmp(&a.0).then(a.1.cmp(&b.1))
+/// `ln Σ exp(logits)`, computed stably.
+pub fn log_sum_exp(logits: &[f32]) -> f32 {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    if max == f32::NEG_INFINITY {
+        return max;
+    }
+    let s: f64 = logits.iter().map(|&l| ((l - max) as f64).exp()).sum();
+    max + s.ln() as f32
+}
+
+/// The `n` highest-scoring `(score, id)` pairs, best first (ties: lower id first).
+pub fn top_n(items: impl Iterator<Item = (f32, u32)>, n: usize, out: &mut Candidates) {
+    out.clear();
+    out.extend(items);
+    let cmp = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+    if n < out.len() && n > 0 {
+        out.select_nth_unstable_by(n - 1, cmp);
+    }
+    out.truncate(n);
+    out.sort_unstable_by(cmp);
 }
 
 impl Sampler {
-    /// A sampler for validated `params`.
-    pub fn new(params: &GenerationParams) -> Self {
+    /// A sampler for validated `params`, drawing from the RNG stream of `seed`.
+    pub fn new(params: &GenerationParams, seed: u64) -> Self {
         Self {
-            decoding: params.decoding.clone(),
-            rng: Rng::new(params.seed),
-            cand: Vec::new(),
+            penalties: params.penalties.clone(),
+            warpers: match &params.decoding {
+                Decoding::Sample(w) => Some(w.clone()),
+                _ => None,
+            },
+            logprobs: params.logprobs,
+            rng: Rng::new(seed),
+            scratch: PenaltyScratch::default(),
+            cands: Vec::new(),
+            buf: Vec::new(),
         }
     }
 
-    /// Picks the next token id from `logits`.
-    pub fn sample(&mut self, logits: &[f32]) -> u32 {
-        let (temperature, top_k, top_p) = match self.decoding {
-            Decoding::Greedy => return argmax(logits),
-            Decoding::Sample {
-                temperature,
-                top_k,
-                top_p,
-            } => (temperature, top_k, top_p),
-        };
-        let c = &mut self.cand;
-        c.clear();
-        c.extend(
-            logits
-                .iter()
-                .enumerate()
-                .map(|(i, &l)| (l / temperature, i as u32)),
+    /// Applies the processors to `logits` in place (for a sequence `tokens` whose first `prompt_len` are
+    /// the prompt; `eog` are the end-of-generation ids) and picks the next token.
+    pub fn choose(
+        &mut self,
+        logits: &mut [f32],
+        tokens: &[u32],
+        prompt_len: usize,
+        eog: &[u32],
+    ) -> Choice {
+        apply_penalties(
+            &self.penalties,
+            logits,
+            tokens,
+            prompt_len,
+            eog,
+            &mut self.scratch,
         );
-        if let Some(k) = top_k.filter(|&k| k < c.len()) {
-            c.select_nth_unstable_by(k - 1, by_logit_desc);
-            c.truncate(k);
-        }
-        c.sort_unstable_by(by_logit_desc);
-        // Softmax over the survivors (in place: logit -> unnormalized probability).
-        let max = c[0].0;
-        let mut total = 0f64;
-        for e in c.iter_mut() {
-            e.0 = (e.0 - max).exp();
-            total += e.0 as f64;
-        }
-        if top_p < 1.0 {
-            let mut mass = 0f64;
-            let mut keep = c.len();
-            for (i, e) in c.iter().enumerate() {
-                mass += e.0 as f64 / total;
-                if mass >= top_p as f64 {
-                    keep = i + 1;
-                    break;
+        let Some(w) = &self.warpers else {
+            let id = argmax(logits);
+            let (logprob, top) = match self.logprobs {
+                None => (None, Vec::new()),
+                Some(n) => {
+                    let lse = log_sum_exp(logits);
+                    top_n(
+                        logits.iter().enumerate().map(|(i, &l)| (l, i as u32)),
+                        n,
+                        &mut self.cands,
+                    );
+                    let top = self.cands.iter().map(|&(l, i)| (i, l - lse)).collect();
+                    (Some(logits[id as usize] - lse), top)
                 }
-            }
-            c.truncate(keep);
-            total = c.iter().map(|e| e.0 as f64).sum();
+            };
+            return Choice { id, logprob, top };
+        };
+        warp(w, logits, &mut self.cands, &mut self.buf);
+        if self.cands.is_empty() {
+            // Every token was banned: fall back to the raw argmax rather than fail mid-stream.
+            return Choice {
+                id: argmax(logits),
+                logprob: None,
+                top: Vec::new(),
+            };
         }
+        let max = self
+            .cands
+            .iter()
+            .map(|e| e.0)
+            .fold(f32::NEG_INFINITY, f32::max);
+        let total: f64 = self.cands.iter().map(|e| ((e.0 - max) as f64).exp()).sum();
         let mut r = self.rng.next_f64() * total;
-        for e in c.iter() {
-            r -= e.0 as f64;
+        let mut chosen = self.cands[self.cands.len() - 1];
+        for e in &self.cands {
+            r -= ((e.0 - max) as f64).exp();
             if r < 0.0 {
-                return e.1;
+                chosen = *e;
+                break;
             }
         }
-        c[c.len() - 1].1
+        let lse = max + total.ln() as f32;
+        let (logprob, top) = match self.logprobs {
+            None => (None, Vec::new()),
+            Some(n) => {
+                let mut c = std::mem::take(&mut self.cands);
+                top_n(c.drain(..), n, &mut self.cands);
+                let top = self.cands.iter().map(|&(l, i)| (i, l - lse)).collect();
+                (Some(chosen.0 - lse), top)
+            }
+        };
+        Choice {
+            id: chosen.1,
+            logprob,
+            top,
+        }
     }
 }
 
@@ -96,15 +162,19 @@ mod tests {
     use super::*;
     use crate::sampling::params::RawParams;
 
-    fn sampler(temperature: f32, top_k: Option<i64>, top_p: f32, seed: u64) -> Sampler {
-        let raw = RawParams {
+    fn sampler(raw: RawParams) -> Sampler {
+        let p = raw.validate(1000, || 0).unwrap();
+        Sampler::new(&p, p.seed)
+    }
+
+    fn sample(temperature: f32, top_k: Option<i64>, top_p: f32, seed: u64) -> Sampler {
+        sampler(RawParams {
             temperature: Some(temperature),
             top_k,
             top_p: Some(top_p),
             seed: Some(seed),
             ..Default::default()
-        };
-        Sampler::new(&raw.validate(|| 0).unwrap())
+        })
     }
 
     #[test]
@@ -115,33 +185,36 @@ mod tests {
     #[test]
     fn top_k_one_is_greedy() {
         let logits = [0.1, 0.5, 2.0, 1.9];
-        let mut s = sampler(1.0, Some(1), 1.0, 5);
+        let mut s = sample(1.0, Some(1), 1.0, 5);
         for _ in 0..50 {
-            assert_eq!(s.sample(&logits), 2);
+            assert_eq!(s.choose(&mut logits.clone(), &[], 0, &[]).id, 2);
         }
     }
 
     #[test]
-    fn top_p_keeps_smallest_nucleus() {
-        // Probabilities ~ [0.64, 0.24, 0.09, 0.03]: p = 0.7 keeps the first two only.
-        let logits = [3.0f32, 2.0, 1.0, 0.0];
-        let mut s = sampler(1.0, None, 0.7, 9);
-        let mut seen = [0; 4];
-        for _ in 0..2000 {
-            seen[s.sample(&logits) as usize] += 1;
-        }
-        assert!(seen[0] > 0 && seen[1] > 0);
-        assert_eq!(seen[2] + seen[3], 0);
-    }
-
-    #[test]
-    fn same_seed_same_draws() {
+    fn draws_follow_the_distribution_and_seed() {
         let logits: Vec<f32> = (0..100).map(|i| (i as f32 * 0.37).sin()).collect();
         let draw = |seed| {
-            let mut s = sampler(1.0, Some(50), 0.9, seed);
-            (0..20).map(|_| s.sample(&logits)).collect::<Vec<_>>()
+            let mut s = sample(1.0, Some(50), 0.9, seed);
+            (0..20)
+                .map(|_| s.choose(&mut logits.clone(), &[], 0, &[]).id)
+                .collect::<Vec<_>>()
         };
         assert_eq!(draw(7), draw(7));
         assert_ne!(draw(7), draw(8));
+    }
+
+    #[test]
+    fn logprobs_are_normalized_after_processors() {
+        let mut s = sampler(RawParams {
+            temperature: Some(0.0),
+            logprobs: Some(2),
+            ..Default::default()
+        });
+        let c = s.choose(&mut [0.0, (3.0f32).ln(), f32::NEG_INFINITY], &[], 0, &[]);
+        assert_eq!(c.id, 1);
+        assert!((c.logprob.unwrap() - 0.75f32.ln()).abs() < 1e-6);
+        assert_eq!(c.top.iter().map(|t| t.0).collect::<Vec<_>>(), vec![1, 0]);
+        assert!((c.top[1].1 - 0.25f32.ln()).abs() < 1e-6);
     }
 }

@@ -1,0 +1,177 @@
+//! `textgen bench`: prompt-processing (pp) and token-generation (tg) speed measured like llama.cpp's
+//! `llama-bench`, plus the cost of the sampling pipeline relative to a decode step.
+
+use crate::model_args::ModelArgs;
+use crate::Failure;
+use serde_json::json;
+use std::time::Instant;
+use textgen_core::engine::Engine;
+use textgen_core::model::Scratch;
+use textgen_core::sampling::rng::Rng;
+use textgen_core::sampling::{RawParams, Sampler};
+
+/// Flags of `textgen bench`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Prompt sizes to measure (pp), comma-separated; 0 skips.
+    #[arg(long, short = 'p', value_delimiter = ',', default_value = "512")]
+    prompt: Vec<usize>,
+    /// Generation lengths to measure (tg), comma-separated; 0 skips.
+    #[arg(
+        long = "gen",
+        short = 'n',
+        value_delimiter = ',',
+        default_value = "128"
+    )]
+    gen: Vec<usize>,
+    /// Repetitions of each test.
+    #[arg(long, short = 'r', default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    repetitions: u32,
+    /// Print one JSON object per test instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Mean and sample standard deviation.
+fn stats(xs: &[f64]) -> (f64, f64) {
+    let n = xs.len() as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    let var = if xs.len() > 1 {
+        xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)
+    } else {
+        0.0
+    };
+    (mean, var.sqrt())
+}
+
+/// Random token ids (fixed seed), like llama-bench's synthetic prompts.
+fn tokens(n: usize, vocab: usize, seed: u64) -> Vec<u32> {
+    let mut r = Rng::new(seed);
+    (0..n)
+        .map(|_| (r.next_u64() % vocab as u64) as u32)
+        .collect()
+}
+
+/// Seconds to prefill `n` tokens into an empty cache.
+fn time_pp(e: &Engine, n: usize) -> Result<f64, Failure> {
+    let toks = tokens(n, e.model.cfg.vocab_size, 1);
+    let mut cache = e.model.new_cache(n);
+    let (mut scratch, mut logits) = (Scratch::default(), Vec::new());
+    let t = Instant::now();
+    e.prefill(&toks, &mut cache, &mut scratch, &mut logits)
+        .map_err(Failure::new)?;
+    Ok(t.elapsed().as_secs_f64())
+}
+
+/// Seconds to decode `n` tokens one at a time from an empty cache (greedy).
+fn time_tg(e: &Engine, n: usize) -> Result<f64, Failure> {
+    let mut cache = e.model.new_cache(n + 1);
+    let (mut scratch, mut logits) = (Scratch::default(), Vec::new());
+    let mut tok = 1u32;
+    let t = Instant::now();
+    for _ in 0..n {
+        e.model
+            .forward(&e.pool, &[tok], &mut cache, &mut scratch, 0, &mut logits)
+            .map_err(Failure::new)?;
+        tok = textgen_core::sampling::sampler::argmax(&logits);
+    }
+    Ok(t.elapsed().as_secs_f64())
+}
+
+/// Microseconds per token of `Sampler::choose` on real logits with a 256-token history.
+fn time_sampling(e: &Engine, raw: RawParams) -> Result<f64, Failure> {
+    let vocab = e.model.cfg.vocab_size;
+    let params = raw.validate(vocab, || 0).map_err(Failure::new)?;
+    let history = tokens(256, vocab, 2);
+    let mut cache = e.model.new_cache(history.len());
+    let (mut scratch, mut logits) = (Scratch::default(), Vec::new());
+    e.prefill(&history, &mut cache, &mut scratch, &mut logits)
+        .map_err(Failure::new)?;
+    let mut sampler = Sampler::new(&params, 0);
+    let mut work = logits.clone();
+    let iters = 200;
+    let t = Instant::now();
+    for _ in 0..iters {
+        work.copy_from_slice(&logits);
+        std::hint::black_box(sampler.choose(&mut work, &history, 128, e.tokenizer.eog_ids()));
+    }
+    Ok(t.elapsed().as_secs_f64() * 1e6 / iters as f64)
+}
+
+/// Runs the subcommand.
+pub fn run(a: Args) -> Result<(), Failure> {
+    let e = a.model.load()?;
+    let threads = e.pool.threads();
+    let mut rows = Vec::new();
+    let mut decode_step_us = None;
+    for (kind, sizes) in [("pp", &a.prompt), ("tg", &a.gen)] {
+        for &n in sizes.iter().filter(|&&n| n > 0) {
+            let run = |e: &Engine| {
+                if kind == "pp" {
+                    time_pp(e, n)
+                } else {
+                    time_tg(e, n)
+                }
+            };
+            run(&e)?; // warm-up: page in the weights, size the buffers
+            let mut rates = Vec::new();
+            for _ in 0..a.repetitions {
+                rates.push(n as f64 / run(&e)?);
+            }
+            let (mean, sd) = stats(&rates);
+            if kind == "tg" {
+                decode_step_us = Some(1e6 / mean);
+            }
+            rows.push((format!("{kind}{n}"), mean, sd));
+        }
+    }
+    let all = RawParams {
+        temperature: Some(0.8),
+        top_k: Some(40),
+        top_p: Some(0.95),
+        min_p: Some(0.05),
+        typical_p: Some(0.95),
+        repetition_penalty: Some(1.1),
+        frequency_penalty: Some(0.5),
+        presence_penalty: Some(0.5),
+        no_repeat_ngram_size: Some(3),
+        logit_bias: [(13, 2.0), (42, -100.0)].into_iter().collect(),
+        ..Default::default()
+    };
+    let greedy_us = time_sampling(
+        &e,
+        RawParams {
+            temperature: Some(0.0),
+            ..Default::default()
+        },
+    )?;
+    let all_us = time_sampling(&e, all)?;
+    let model = a.model.model.display().to_string();
+    if a.json {
+        for (test, mean, sd) in &rows {
+            println!(
+                "{}",
+                json!({"model": model, "threads": threads, "test": test, "t/s": mean, "stddev": sd})
+            );
+        }
+        println!(
+            "{}",
+            json!({"model": model, "test": "sampling", "greedy_us": greedy_us, "all_processors_us": all_us,
+                   "decode_step_us": decode_step_us})
+        );
+    } else {
+        println!("| model | threads | test | t/s |\n|---|---|---|---|");
+        for (test, mean, sd) in &rows {
+            println!("| {model} | {threads} | {test} | {mean:.2} ± {sd:.2} |");
+        }
+        let share = decode_step_us.map_or(String::new(), |d| {
+            format!(" = {:.2}% of a decode step", 100.0 * all_us / d)
+        });
+        println!(
+            "\nsampling per token: greedy {greedy_us:.1} µs, all processors {all_us:.1} µs{share}"
+        );
+    }
+    Ok(())
+}

@@ -7,13 +7,7 @@ use textgen_core::sampling::sampler::argmax;
 use textgen_core::sampling::{RawParams, Sampler};
 
 fn neutral() -> Warpers {
-    Warpers {
-        temperature: 1.0,
-        top_k: None,
-        top_p: 1.0,
-        min_p: 0.0,
-        typical_p: 1.0,
-    }
+    Warpers::default()
 }
 
 fn probs(logits: &[f32]) -> Vec<f64> {

@@ -72,19 +72,7 @@ fn logits_match_transformers() {
 }
 
 fn neutral() -> (Penalties, Warpers) {
-    (
-        Penalties {
-            repetition: 1.0,
-            ..Default::default()
-        },
-        Warpers {
-            temperature: 1.0,
-            top_k: None,
-            top_p: 1.0,
-            min_p: 0.0,
-            typical_p: 1.0,
-        },
-    )
+    (Penalties::default(), Warpers::default())
 }
 
 /// Applies one transformers processor (by class name) to `(pen, warp)` settings.

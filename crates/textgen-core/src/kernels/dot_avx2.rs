@@ -29,6 +29,26 @@ unsafe fn finish(a: &[__m256; 4]) -> f32 {
     ))
 }
 
+/// One 32-column step of every output: `acc[v] += w[v] · x[8v..8v + 8]` (the accumulation both paths share).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn step32(w: &[__m256; 4], x: *const f32, acc: &mut [__m256; 4]) {
+    for v in 0..4 {
+        acc[v] = _mm256_fmadd_ps(w[v], _mm256_loadu_ps(x.add(8 * v)), acc[v]);
+    }
+}
+
+/// Finishes N outputs' accumulators.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn finish_all<const N: usize>(acc: &[[__m256; 4]; N]) -> [f32; N] {
+    let mut out = [0f32; N];
+    for j in 0..N {
+        out[j] = finish(&acc[j]);
+    }
+    out
+}
+
 /// The fixed horizontal sum of 8 lanes.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -116,17 +136,10 @@ pub unsafe fn dot<const N: usize>(ty: GgmlType, row: &[u8], xs: [&[f32]; N]) -> 
     for b in 0..row.len() / bb {
         let w = block32(ty, row.as_ptr().add(b * bb));
         for j in 0..N {
-            let x = xs[j].as_ptr().add(b * 32);
-            for v in 0..4 {
-                acc[j][v] = _mm256_fmadd_ps(w[v], _mm256_loadu_ps(x.add(8 * v)), acc[j][v]);
-            }
+            step32(&w, xs[j].as_ptr().add(b * 32), &mut acc[j]);
         }
     }
-    let mut out = [0f32; N];
-    for j in 0..N {
-        out[j] = finish(&acc[j]);
-    }
-    out
+    finish_all(&acc)
 }
 
 /// Other types: the scalar reference dequantizer, one block (float types: 64 elements) at a time.
@@ -202,17 +215,10 @@ unsafe fn micro<const T: usize>(w: *const f32, x: [*const f32; T], cols: usize) 
             _mm256_loadu_ps(w.add(k + 24)),
         ];
         for t in 0..T {
-            let xp = x[t].add(k);
-            for v in 0..4 {
-                acc[t][v] = _mm256_fmadd_ps(wv[v], _mm256_loadu_ps(xp.add(8 * v)), acc[t][v]);
-            }
+            step32(&wv, x[t].add(k), &mut acc[t]);
         }
     }
-    let mut out = [0f32; T];
-    for t in 0..T {
-        out[t] = finish(&acc[t]);
-    }
-    out
+    finish_all(&acc)
 }
 
 /// Tokens per micro-kernel call.

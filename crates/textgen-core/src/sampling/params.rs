@@ -118,7 +118,7 @@ pub enum Decoding {
     Beam(BeamParams),
 }
 
-/// The sampling-only transforms of the distribution.
+/// The sampling-only transforms of the distribution (`Default`: temperature 1, no filter).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Warpers {
     /// > 0, finite.
@@ -131,6 +131,18 @@ pub struct Warpers {
     pub min_p: f32,
     /// In (0, 1]; 1 = no cut.
     pub typical_p: f32,
+}
+
+impl Default for Warpers {
+    fn default() -> Self {
+        Self {
+            temperature: 1.0,
+            top_k: None,
+            top_p: 1.0,
+            min_p: 0.0,
+            typical_p: 1.0,
+        }
+    }
 }
 
 /// Beam search settings.
@@ -146,8 +158,8 @@ pub struct BeamParams {
     pub num_return_sequences: usize,
 }
 
-/// The processors that apply before any choice (greedy, sampling and beam search alike).
-#[derive(Clone, Debug, PartialEq, Default)]
+/// The processors that apply before any choice (greedy, sampling and beam search alike; `Default`: all off).
+#[derive(Clone, Debug, PartialEq)]
 pub struct Penalties {
     /// > 0; 1 = off.
     pub repetition: f32,
@@ -165,6 +177,21 @@ pub struct Penalties {
     pub banned: Vec<Vec<u32>>,
     /// End-of-generation suppressed until this many tokens exist.
     pub min_new_tokens: usize,
+}
+
+impl Default for Penalties {
+    fn default() -> Self {
+        Self {
+            repetition: 1.0,
+            frequency: 0.0,
+            presence: 0.0,
+            last_n: 0,
+            no_repeat_ngram: 0,
+            logit_bias: Vec::new(),
+            banned: Vec::new(),
+            min_new_tokens: 0,
+        }
+    }
 }
 
 /// Validated generation parameters. Only [`RawParams::validate`] makes one.

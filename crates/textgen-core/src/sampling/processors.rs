@@ -189,20 +189,11 @@ mod tests {
     use super::*;
 
     fn penalties() -> Penalties {
-        Penalties {
-            repetition: 1.0,
-            ..Default::default()
-        }
+        Penalties::default()
     }
 
     fn warpers() -> Warpers {
-        Warpers {
-            temperature: 1.0,
-            top_k: None,
-            top_p: 1.0,
-            min_p: 0.0,
-            typical_p: 1.0,
-        }
+        Warpers::default()
     }
 
     fn ids(c: &Candidates) -> Vec<u32> {

@@ -4,7 +4,7 @@
 #   docker run --rm my-text-gen                                   # demo prompt, streams text, exits 0
 #   docker run --rm my-text-gen "Write a haiku about rust" --max-tokens 60
 #   docker run --rm -v "$PWD/models:/models" -e TEXTGEN_MODEL=/models/x.gguf my-text-gen
-#   docker run --rm -p 8080:8080 my-text-gen serve                # HTTP server (once `serve` exists)
+#   docker run --rm -p 8080:8080 my-text-gen serve                # HTTP server (OpenAI-compatible API)
 #
 # Build arguments:
 #   WITH_DEFAULT_MODEL=1|0  bake the default model (SmolLM2-135M-Instruct Q4_1, ~90 MB) into /models
@@ -99,7 +99,7 @@ ARG VCS_REF=
 ARG BUILD_DATE=
 ARG SOURCE_URL=
 LABEL org.opencontainers.image.title="textgen" \
-      org.opencontainers.image.description="Text generation from GGUF models on the CPU: CLI and (soon) HTTP server" \
+      org.opencontainers.image.description="Text generation from GGUF models on the CPU: CLI and HTTP server" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${VCS_REF}" \
@@ -115,8 +115,8 @@ ENV TEXTGEN_MODEL=/models/${MODEL_NAME} \
     TEXTGEN_HOST=0.0.0.0 \
     TEXTGEN_PORT=8080
 EXPOSE 8080
-# For `serve`, run the health probe with no shell or curl in the image. Left to compose.yaml /
-# `docker run --health-cmd` while the same image also runs one-shot `generate`:
-# HEALTHCHECK --interval=30s --timeout=3s --start-period=60s --retries=3 CMD ["/usr/local/bin/textgen", "healthcheck"]
+# For `serve`: the binary probes its own /health (no shell or curl in the image). One-shot `generate`
+# runs end long before the start period, so the probe never judges them.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 CMD ["/usr/local/bin/textgen", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/textgen"]
 CMD ["generate", "--max-tokens", "64", "Once upon a time, there was a little"]

@@ -261,6 +261,39 @@ else
 fi
 "$docker" rm -f "$cid" >/dev/null 2>&1 || true
 
+log "Server (serve, healthcheck)"
+cid=$("$docker" run -d --read-only --cap-drop ALL -p 127.0.0.1::8080 "$image" serve)
+containers+=("$cid")
+port=$("$docker" port "$cid" 8080/tcp | head -n 1 | sed 's/.*://')
+healthy=no
+for _ in $(seq 1 50); do
+    if "$docker" exec "$cid" /usr/local/bin/textgen healthcheck >/dev/null 2>&1; then healthy=yes; break; fi
+    sleep 0.2
+done
+if [ "$healthy" = yes ]; then
+    pass "serve answers /health (checked by \`textgen healthcheck\` inside the container)"
+else
+    "$docker" logs "$cid" 2>&1 | tail -n 5 >&2
+    fail "serve did not become healthy"
+fi
+answer=$(curl -s --max-time 60 "http://127.0.0.1:$port/v1/chat/completions" -H 'Content-Type: application/json' \
+    -d '{"messages":[{"role":"user","content":"What is the capital of France?"}],"temperature":0,"max_tokens":30}' || true)
+if printf '%s' "$answer" | grep -q Paris; then
+    pass "serve answers an OpenAI chat request from outside the container"
+else
+    info "answer: $answer"
+    fail "serve did not answer the chat request"
+fi
+start=$(now_ns)
+"$docker" stop -t 10 "$cid" >/dev/null
+stop_code=$("$docker" inspect -f '{{.State.ExitCode}}' "$cid")
+if [ "$stop_code" = 0 ]; then
+    pass "serve drains and exits 0 on docker stop ($(secs_since "$start") s)"
+else
+    fail "serve exited $stop_code on docker stop"
+fi
+"$docker" rm -f "$cid" >/dev/null 2>&1 || true
+
 log "Stopping (SIGTERM to PID 1)"
 # As PID 1 a process without its own SIGTERM/SIGINT handler ignores both: `docker stop` would then
 # wait for its timeout and kill. textgen handles them: the generation stops at the next token.

@@ -2,9 +2,11 @@
 
 mod bench;
 mod generate;
+mod healthcheck;
 mod interrupt;
 mod model_args;
 mod perplexity;
+mod serve;
 mod tokenize;
 
 use clap::{Parser, Subcommand};
@@ -21,7 +23,8 @@ struct Cli {
 const EXAMPLES: &str = "Examples:
   textgen \"Once upon a time\"                      generate (shorthand for `textgen generate`)
   textgen generate \"Hello\" --temperature 0 -n 32  greedy, 32 tokens
-  textgen perplexity --file notes.txt --ctx 512";
+  textgen perplexity --file notes.txt --ctx 512
+  textgen serve --port 8080                         OpenAI-compatible HTTP API";
 
 #[derive(Subcommand)]
 enum Command {
@@ -33,9 +36,21 @@ enum Command {
     Tokenize(tokenize::Args),
     /// Measure prompt processing and generation speed (like llama-bench) and the sampling cost.
     Bench(bench::Args),
+    /// Serve the model over HTTP (OpenAI-compatible API, health, metrics).
+    Serve(Box<serve::Args>),
+    /// Exit 0 when the local server is healthy (for container health checks).
+    Healthcheck(healthcheck::Args),
 }
 
-const SUBCOMMANDS: &[&str] = &["generate", "perplexity", "tokenize", "bench", "help"];
+const SUBCOMMANDS: &[&str] = &[
+    "generate",
+    "perplexity",
+    "tokenize",
+    "bench",
+    "serve",
+    "healthcheck",
+    "help",
+];
 
 /// A user-facing failure: message for stderr and the process exit code.
 pub struct Failure {
@@ -66,13 +81,18 @@ fn with_default_subcommand(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::O
 }
 
 fn main() -> ExitCode {
-    interrupt::install();
     let cli = Cli::parse_from(with_default_subcommand(std::env::args_os().collect()));
+    // The server handles its own signals (graceful drain); every other command uses the simple handler.
+    if !matches!(cli.command, Command::Serve(_)) {
+        interrupt::install();
+    }
     let result = match cli.command {
         Command::Generate(a) => generate::run(*a),
         Command::Perplexity(a) => perplexity::run(a),
         Command::Tokenize(a) => tokenize::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Serve(a) => serve::run(*a),
+        Command::Healthcheck(a) => healthcheck::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

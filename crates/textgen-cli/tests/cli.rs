@@ -1,18 +1,10 @@
 //! The `textgen` binary end to end: output, exit codes and error messages.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
 
-fn model() -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../models/SmolLM2-135M-Instruct.Q4_1.gguf");
-    assert!(
-        p.is_file(),
-        "default model missing at {}: run scripts/fetch-default-model.sh",
-        p.display()
-    );
-    p
-}
+use common::model;
+
+use std::process::{Command, Output};
 
 fn textgen(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_textgen"))

@@ -3,6 +3,7 @@
 //! Data flow: model file ([`weights`]) -> model ([`model`], computed by [`kernels`]) and tokenizer
 //! ([`tokenizer`]) -> generation loop ([`engine`]) driven by validated parameters ([`sampling`]).
 
+pub mod chat;
 pub mod engine;
 pub mod kernels;
 pub mod model;

@@ -61,7 +61,7 @@ pub struct RawParams {
     pub min_new_tokens: Option<i64>,
     /// Temperature; 0 means greedy.
     pub temperature: Option<f32>,
-    /// Keep the k most likely tokens; 0 is rejected when sampling.
+    /// Keep the k most likely tokens; -1 disables the cut; 0 is rejected when sampling.
     pub top_k: Option<i64>,
     /// Keep the smallest set of tokens whose probability mass reaches p, in (0, 1].
     pub top_p: Option<f32>,
@@ -315,6 +315,7 @@ impl RawParams {
         let top_k = match self.top_k {
             None => Some(defaults::TOP_K),
             Some(0) if greedy => None,
+            Some(-1) => None,
             Some(0) => {
                 return err(
                     "top_k",
@@ -322,7 +323,12 @@ impl RawParams {
                 )
             }
             Some(k) if k > 0 => Some(k as usize),
-            Some(k) => return err("top_k", format!("{k} must be >= 1")),
+            Some(k) => {
+                return err(
+                    "top_k",
+                    format!("{k} must be >= 1 (or -1 for no top-k cut)"),
+                )
+            }
         };
         let repetition = self.repetition_penalty.unwrap_or(1.0);
         if !(repetition.is_finite() && repetition > 0.0 && repetition <= 10.0) {

@@ -43,6 +43,7 @@ pub struct Tokenizer {
     bos: Option<u32>,
     add_bos: bool,
     eog: Vec<u32>,
+    chat_template: Option<String>,
 }
 
 impl std::fmt::Debug for Tokenizer {
@@ -94,6 +95,10 @@ impl Tokenizer {
             bos: v.bos,
             add_bos: v.add_bos,
             eog: v.eog,
+            chat_template: match g.get("tokenizer.chat_template") {
+                Some(_) => Some(g.get_str("tokenizer.chat_template")?.to_string()),
+                None => None,
+            },
         })
     }
 
@@ -138,6 +143,7 @@ impl Tokenizer {
             bos: None,
             add_bos: false,
             eog,
+            chat_template: None,
         })
     }
 
@@ -185,6 +191,16 @@ impl Tokenizer {
     /// Whether the model expects BOS at the start of a prompt.
     pub fn adds_bos(&self) -> bool {
         self.add_bos
+    }
+
+    /// The model's chat template (Jinja source), if it ships one.
+    pub fn chat_template(&self) -> Option<&str> {
+        self.chat_template.as_deref()
+    }
+
+    /// The text of token `id` (lossy for partial UTF-8; empty outside the vocabulary).
+    pub fn token_text(&self, id: u32) -> String {
+        String::from_utf8_lossy(self.token_bytes(id)).into_owned()
     }
 
     /// Ids that end generation (EOS, end-of-turn and the like).

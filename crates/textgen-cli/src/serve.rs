@@ -1,0 +1,61 @@
+//! `textgen serve`: the HTTP server (OpenAI-compatible API, health, metrics).
+
+use crate::model_args::ModelArgs;
+use crate::Failure;
+use std::time::Duration;
+use textgen_server::ServerConfig;
+
+/// Flags of `textgen serve` (each also from its `TEXTGEN_*` environment variable).
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Address to listen on (the container image sets 0.0.0.0).
+    #[arg(long, env = "TEXTGEN_HOST", default_value = "127.0.0.1")]
+    host: String,
+    /// Port to listen on (0 = any free port).
+    #[arg(long, env = "TEXTGEN_PORT", default_value_t = 8080)]
+    port: u16,
+    /// Require `Authorization: Bearer KEY` on the API routes (/health and /metrics stay open).
+    #[arg(long, env = "TEXTGEN_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    /// Allow browsers from this origin (`*` for any) to call the API.
+    #[arg(long, env = "TEXTGEN_CORS_ALLOW_ORIGIN")]
+    cors_allow_origin: Option<String>,
+    /// Requests that may wait for the model; more are refused with 429.
+    #[arg(long, env = "TEXTGEN_MAX_QUEUE", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    max_queue: u32,
+    /// Largest accepted request body in bytes; larger ones get 413.
+    #[arg(long, env = "TEXTGEN_MAX_BODY_BYTES", default_value_t = 1 << 20, value_parser = clap::value_parser!(u32).range(1..))]
+    max_body_bytes: u32,
+    /// Seconds in-flight requests may take to finish after SIGTERM/SIGINT.
+    #[arg(long, env = "TEXTGEN_DRAIN_TIMEOUT", default_value_t = 30)]
+    drain_timeout: u64,
+}
+
+/// Runs the subcommand until SIGTERM/SIGINT.
+pub fn run(a: Args) -> Result<(), Failure> {
+    let engine = a.model.load()?;
+    let model_id = a
+        .model
+        .model
+        .file_stem()
+        .map_or("textgen".to_string(), |s| s.to_string_lossy().into_owned());
+    let cfg = ServerConfig {
+        host: a.host,
+        port: a.port,
+        api_key: a.api_key.filter(|k| !k.is_empty()),
+        cors_allow_origin: a.cors_allow_origin,
+        max_queue: a.max_queue as usize,
+        max_body_bytes: a.max_body_bytes as usize,
+        drain_timeout: Duration::from_secs(a.drain_timeout),
+        model_id,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(Failure::new)?;
+    rt.block_on(textgen_server::serve(cfg, engine))
+        .map_err(|e| Failure::new(format!("server: {e}")))
+}

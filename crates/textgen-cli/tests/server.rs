@@ -1,0 +1,439 @@
+//! `textgen serve` end to end: the real binary and model on an ephemeral port, a real HTTP client.
+
+mod common;
+
+use common::model;
+
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running server, killed on drop.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(extra: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_textgen"))
+            .args(["serve", "--port", "0", "--threads", "2", "--model"])
+            .arg(model())
+            .args(extra)
+            .env_remove("TEXTGEN_API_KEY")
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("server starts");
+        let mut err = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        let base = loop {
+            line.clear();
+            assert!(
+                err.read_line(&mut line).unwrap() > 0,
+                "server exited before listening"
+            );
+            if let Some(at) = line.find("http://") {
+                break line[at..].trim().to_string();
+            }
+        };
+        // Keep draining stderr (request logs) so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in err.lines() {});
+        Self { child, base }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+fn post(s: &Server, path: &str, body: &Value) -> (u16, Value) {
+    let mut r = agent()
+        .post(&s.url(path))
+        .send_json(body)
+        .expect("request sent");
+    let status = r.status().as_u16();
+    let text = r.body_mut().read_to_string().unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+fn get(s: &Server, path: &str) -> (u16, String) {
+    let mut r = agent().get(&s.url(path)).call().expect("request sent");
+    (
+        r.status().as_u16(),
+        r.body_mut().read_to_string().unwrap_or_default(),
+    )
+}
+
+/// SSE `data:` payloads of a streamed response.
+fn sse(s: &Server, path: &str, body: &Value) -> Vec<String> {
+    let mut r = agent()
+        .post(&s.url(path))
+        .send_json(body)
+        .expect("request sent");
+    assert_eq!(r.status().as_u16(), 200);
+    let text = r.body_mut().read_to_string().unwrap();
+    text.lines()
+        .filter_map(|l| l.strip_prefix("data: ").map(str::to_string))
+        .collect()
+}
+
+fn assert_error(status: u16, body: &Value, want_status: u16, param: Option<&str>) {
+    assert_eq!(status, want_status, "{body}");
+    let e = &body["error"];
+    assert!(
+        e["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    assert!(e["type"].is_string() && e["code"].is_string(), "{body}");
+    if let Some(p) = param {
+        assert_eq!(e["param"], p, "{body}");
+    }
+}
+
+#[test]
+fn openai_routes_work() {
+    let s = Server::start(&[]);
+    assert_eq!(get(&s, "/health"), (200, "{\"status\":\"ok\"}".to_string()));
+    let (st, models) = get(&s, "/v1/models");
+    assert_eq!(st, 200);
+    let id = serde_json::from_str::<Value>(&models).unwrap()["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let (st, v) = post(
+        &s,
+        "/v1/completions",
+        &json!({"model": id, "prompt": "Once upon a time, there was a little", "max_tokens": 12, "temperature": 0}),
+    );
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["object"], "text_completion");
+    assert!(v["choices"][0]["text"]
+        .as_str()
+        .unwrap()
+        .starts_with(" girl named Emma who loved to play"));
+    assert_eq!(v["choices"][0]["finish_reason"], "length");
+    assert_eq!(v["usage"]["completion_tokens"], 12);
+    assert_eq!(v["usage"]["total_tokens"], 21);
+
+    let (st, v) = post(
+        &s,
+        "/v1/chat/completions",
+        &json!({"messages": [{"role": "user", "content": [{"type": "text", "text": "What is the capital of France?"}]}], "temperature": 0, "max_tokens": 30}),
+    );
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["object"], "chat.completion");
+    assert!(
+        v["choices"][0]["message"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("Paris"),
+        "{v}"
+    );
+    assert_eq!(v["choices"][0]["finish_reason"], "stop");
+
+    // n = 2, stop, logprobs (completions shape), echo, seed reproducibility.
+    let body = json!({"prompt": ["The sea is", "A cat"], "n": 2, "max_tokens": 6, "seed": 5, "logprobs": 2, "stop": ["\n"]});
+    let (st, a) = post(&s, "/v1/completions", &body);
+    assert_eq!(st, 200, "{a}");
+    assert_eq!(a["choices"].as_array().unwrap().len(), 4);
+    let lp = &a["choices"][0]["logprobs"];
+    assert_eq!(
+        lp["tokens"].as_array().unwrap().len(),
+        lp["token_logprobs"].as_array().unwrap().len()
+    );
+    assert_eq!(lp["top_logprobs"][0].as_object().unwrap().len(), 2);
+    let (_, b) = post(&s, "/v1/completions", &body);
+    assert_eq!(a["choices"], b["choices"], "same seed, same completions");
+    let (_, e) = post(
+        &s,
+        "/v1/completions",
+        &json!({"prompt": "Hi", "echo": true, "max_tokens": 2}),
+    );
+    assert!(e["choices"][0]["text"].as_str().unwrap().starts_with("Hi"));
+    let (_, st) = post(
+        &s,
+        "/v1/completions",
+        &json!({"prompt": "Once upon a time, there was a little", "temperature": 0, "max_tokens": 30, "stop": " the sun"}),
+    );
+    assert_eq!(
+        st["choices"][0]["text"],
+        " girl named Emma who loved to play in"
+    );
+    assert_eq!(st["choices"][0]["finish_reason"], "stop");
+
+    // Chat logprobs shape.
+    let (_, c) = post(
+        &s,
+        "/v1/chat/completions",
+        &json!({"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 3, "logprobs": true, "top_logprobs": 2}),
+    );
+    let content = c["choices"][0]["logprobs"]["content"].as_array().unwrap();
+    assert_eq!(content.len(), 3);
+    assert_eq!(content[0]["top_logprobs"].as_array().unwrap().len(), 2);
+
+    // Streaming: chunks, the finish chunk, usage, [DONE].
+    let events = sse(
+        &s,
+        "/v1/chat/completions",
+        &json!({"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 5, "stream": true, "stream_options": {"include_usage": true}}),
+    );
+    assert_eq!(events.last().unwrap(), "[DONE]");
+    let chunks: Vec<Value> = events[..events.len() - 1]
+        .iter()
+        .map(|e| serde_json::from_str(e).unwrap())
+        .collect();
+    assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
+    assert!(chunks
+        .iter()
+        .all(|c| c["object"] == "chat.completion.chunk"));
+    let usage = chunks.last().unwrap();
+    assert_eq!(usage["choices"].as_array().unwrap().len(), 0);
+    assert_eq!(usage["usage"]["completion_tokens"], 5);
+    let text: String = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+        .collect();
+    assert!(!text.is_empty());
+    let events = sse(
+        &s,
+        "/v1/completions",
+        &json!({"prompt": "Once upon a time, there was a little", "max_tokens": 8, "temperature": 0, "stream": true}),
+    );
+    let text: String = events
+        .iter()
+        .filter_map(|e| serde_json::from_str::<Value>(e).ok())
+        .filter_map(|c| c["choices"][0]["text"].as_str().map(str::to_string))
+        .collect();
+    assert!(text.starts_with(" girl named Emma"), "{text}");
+
+    // Tokenize round trip, metrics move.
+    let (_, t) = post(&s, "/tokenize", &json!({"content": "Hello world 🦀"}));
+    let (_, d) = post(&s, "/detokenize", &json!({"tokens": t["tokens"]}));
+    assert_eq!(d["content"], "Hello world 🦀");
+    let (_, m) = get(&s, "/metrics");
+    assert!(
+        m.contains("textgen_requests_total{route=\"/v1/completions\",status=\"200\"}"),
+        "{m}"
+    );
+    assert!(
+        m.contains("textgen_generated_tokens_total")
+            && m.contains("textgen_time_to_first_token_seconds_count")
+    );
+    assert!(!m.contains("textgen_generated_tokens_total 0\n"));
+}
+
+#[test]
+fn bad_requests_get_4xx_with_openai_error_bodies() {
+    let s = Server::start(&["--max-body-bytes", "10000"]);
+    let cases = [
+        (
+            json!({"prompt": "x", "temperature": -1}),
+            400,
+            Some("temperature"),
+        ),
+        (json!({"prompt": "x", "top_p": 2}), 400, Some("top_p")),
+        (json!({"prompt": "x", "n": 0}), 400, Some("n")),
+        (
+            json!({"prompt": "x", "max_tokens": "lots"}),
+            400,
+            Some("max_tokens"),
+        ),
+        (
+            json!({"prompt": "x", "logit_bias": {"999999": 1}}),
+            400,
+            Some("logit_bias"),
+        ),
+        (json!({"prompt": "x", "best_of": 3}), 400, Some("best_of")),
+        (json!({"prompt": 5}), 400, Some("prompt")),
+        (json!({}), 400, Some("prompt")),
+        (json!({"prompt": "x", "model": "gpt-9"}), 404, None),
+        (json!({"prompt": "a ".repeat(9000)}), 413, None),
+    ];
+    for (body, status, param) in cases {
+        let (st, v) = post(&s, "/v1/completions", &body);
+        assert_error(st, &v, status, param);
+    }
+    let (st, v) = post(&s, "/v1/chat/completions", &json!({"messages": []}));
+    assert_error(st, &v, 400, Some("messages"));
+    let (st, v) = post(
+        &s,
+        "/v1/chat/completions",
+        &json!({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]}),
+    );
+    assert_error(st, &v, 400, Some("messages"));
+
+    let big = Server::start(&[]);
+    let (st, v) = post(
+        &big,
+        "/v1/completions",
+        &json!({"prompt": "a ".repeat(9000)}),
+    );
+    assert_error(st, &v, 400, None);
+    assert_eq!(v["error"]["code"], "context_length_exceeded");
+
+    let raw = |method: &str, path: &str, ct: &str, body: &str| {
+        let mut r = agent()
+            .run(
+                ureq::http::Request::builder()
+                    .method(method)
+                    .uri(s.url(path))
+                    .header("Content-Type", ct)
+                    .body(body.to_string())
+                    .unwrap(),
+            )
+            .unwrap();
+        let st = r.status().as_u16();
+        (
+            st,
+            serde_json::from_str::<Value>(&r.body_mut().read_to_string().unwrap()).unwrap(),
+        )
+    };
+    let (st, v) = raw("POST", "/v1/completions", "text/plain", "{}");
+    assert_error(st, &v, 415, None);
+    let (st, v) = raw("POST", "/v1/completions", "application/json", "{not json");
+    assert_error(st, &v, 400, None);
+    let (st, v) = raw("GET", "/v1/completions", "application/json", "");
+    assert_error(st, &v, 405, None);
+    let (st, v) = raw("GET", "/nowhere", "application/json", "");
+    assert_error(st, &v, 404, None);
+    // The server is still healthy after all of that.
+    assert_eq!(get(&s, "/health").0, 200);
+}
+
+#[test]
+fn api_key_is_required_except_on_health_and_metrics() {
+    let s = Server::start(&["--api-key", "sekret"]);
+    let (st, v) = post(
+        &s,
+        "/v1/completions",
+        &json!({"prompt": "x", "max_tokens": 1}),
+    );
+    assert_error(st, &v, 401, None);
+    assert_eq!(get(&s, "/health").0, 200);
+    assert_eq!(get(&s, "/metrics").0, 200);
+    let mut r = agent()
+        .post(&s.url("/v1/completions"))
+        .header("Authorization", "Bearer sekret")
+        .send_json(json!({"prompt": "x", "max_tokens": 1}))
+        .unwrap();
+    assert_eq!(
+        r.status().as_u16(),
+        200,
+        "{}",
+        r.body_mut().read_to_string().unwrap()
+    );
+    let mut r = agent()
+        .post(&s.url("/v1/completions"))
+        .header("Authorization", "Bearer wrong")
+        .send_json(json!({"prompt": "x"}))
+        .unwrap();
+    assert_eq!(
+        r.status().as_u16(),
+        401,
+        "{}",
+        r.body_mut().read_to_string().unwrap()
+    );
+}
+
+#[test]
+fn flood_beyond_the_queue_gets_429_and_the_rest_complete() {
+    let s = Server::start(&["--max-queue", "2"]);
+    let url = s.url("/v1/completions");
+    let handles: Vec<_> = (0..10)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let mut r = agent()
+                    .post(&url)
+                    .send_json(
+                        json!({"prompt": "Count: 1, 2, 3,", "max_tokens": 24, "temperature": 0}),
+                    )
+                    .unwrap();
+                let st = r.status().as_u16();
+                let body = r.body_mut().read_to_string().unwrap();
+                if st == 429 {
+                    assert!(r.headers().get("retry-after").is_some());
+                }
+                (st, body)
+            })
+        })
+        .collect();
+    let results: Vec<(u16, String)> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let ok = results.iter().filter(|r| r.0 == 200).count();
+    let busy = results.iter().filter(|r| r.0 == 429).count();
+    assert_eq!(ok + busy, 10, "{results:?}");
+    assert!(busy >= 1 && ok >= 1, "ok {ok} busy {busy}");
+    assert_eq!(get(&s, "/health").0, 200);
+}
+
+#[test]
+fn client_disconnect_frees_the_slot() {
+    let s = Server::start(&[]);
+    let mut r = agent()
+        .post(&s.url("/v1/completions"))
+        .send_json(
+            json!({"prompt": "1, 2, 3,", "max_tokens": 5000, "temperature": 0, "stream": true}),
+        )
+        .unwrap();
+    let mut first = [0u8; 16];
+    r.body_mut().as_reader().read_exact(&mut first).unwrap();
+    assert!(get(&s, "/metrics")
+        .1
+        .contains("textgen_running_sequences 1"));
+    drop(r);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !get(&s, "/metrics")
+        .1
+        .contains("textgen_running_sequences 0")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "generation still running after the client left"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn sigterm_lets_in_flight_requests_finish_and_exits_0() {
+    let mut s = Server::start(&[]);
+    let url = s.url("/v1/completions");
+    let inflight = std::thread::spawn(move || {
+        let mut r = agent()
+            .post(&url)
+            .send_json(json!({"prompt": "Count: 1, 2, 3,", "max_tokens": 40, "temperature": 0}))
+            .unwrap();
+        (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(Command::new("kill")
+        .args(["-TERM", &s.child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let (st, body) = inflight.join().unwrap();
+    assert_eq!(st, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["usage"]["completion_tokens"], 40);
+    let status = s.child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+}

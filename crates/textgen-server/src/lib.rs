@@ -1,0 +1,220 @@
+//! textgen-server: the HTTP face of the engine. OpenAI-compatible completions and chat (plain and SSE),
+//! tokenize/detokenize, health and Prometheus metrics; inference runs on its own thread behind a bounded
+//! queue, and every client error is a 4xx with an OpenAI-style JSON body.
+
+mod admin;
+mod error;
+mod metrics;
+mod openai;
+mod request;
+mod worker;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use error::ApiError;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use subtle::ConstantTimeEq;
+use textgen_core::chat::{ChatTemplate, FALLBACK_TEMPLATE};
+use textgen_core::engine::Engine;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+/// Server settings (from `textgen serve` flags / `TEXTGEN_*` environment).
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Address to bind.
+    pub host: String,
+    /// Port to bind (0 = any free port; the chosen one is printed).
+    pub port: u16,
+    /// Bearer token required on the API routes (health and metrics stay open).
+    pub api_key: Option<String>,
+    /// Allowed CORS origin (`*` for any).
+    pub cors_allow_origin: Option<String>,
+    /// Requests that may wait for the model; more get 429.
+    pub max_queue: usize,
+    /// Largest request body; larger gets 413.
+    pub max_body_bytes: usize,
+    /// How long in-flight requests may take to finish after SIGTERM/SIGINT.
+    pub drain_timeout: Duration,
+    /// Name reported as the model id.
+    pub model_id: String,
+}
+
+/// Shared state of the handlers.
+pub struct AppState {
+    engine: Arc<Engine>,
+    worker: worker::Worker,
+    model_id: String,
+    chat_template: ChatTemplate,
+    metrics: metrics::Metrics,
+    api_key: Option<String>,
+    shutting_down: AtomicBool,
+}
+
+async fn auth(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    if let Some(key) = &s.api_key {
+        let open = matches!(req.uri().path(), "/health" | "/metrics");
+        let given = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if !open && !bool::from(given.as_bytes().ct_eq(key.as_bytes())) {
+            return ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_api_key",
+                "missing or wrong API key (Authorization: Bearer ...)",
+            )
+            .into_response();
+        }
+    }
+    next.run(req).await
+}
+
+/// Counts and logs every request, and turns the framework's own plain-text rejections into JSON errors.
+async fn observe(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched".to_string(), |p| p.as_str().to_string());
+    let method = req.method().clone();
+    let started = Instant::now();
+    let mut resp = next.run(req).await;
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if status.is_client_error() && !is_json {
+        let (code, msg) = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the request body is too large"),
+            StatusCode::METHOD_NOT_ALLOWED => {
+                ("method_not_allowed", "method not allowed on this route")
+            }
+            StatusCode::NOT_FOUND => ("not_found", "no such route"),
+            _ => ("bad_request", "bad request"),
+        };
+        resp = ApiError::new(status, code, msg).into_response();
+    }
+    s.metrics.request(&route, status.as_u16());
+    eprintln!(
+        "{{\"method\":\"{method}\",\"route\":\"{route}\",\"status\":{},\"ms\":{:.1}}}",
+        status.as_u16(),
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    resp
+}
+
+/// The router with every route and layer.
+fn router(state: Arc<AppState>, cfg: &ServerConfig) -> Router {
+    let mut app = Router::new()
+        .route("/health", get(admin::health))
+        .route("/metrics", get(admin::metrics))
+        .route("/v1/models", get(admin::models))
+        .route("/v1/completions", post(openai::completions))
+        .route("/v1/chat/completions", post(openai::chat_completions))
+        .route("/tokenize", post(admin::tokenize))
+        .route("/detokenize", post(admin::detokenize))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
+        .layer(DefaultBodyLimit::max(cfg.max_body_bytes))
+        .layer(middleware::from_fn_with_state(state.clone(), auth))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state);
+    if let Some(origin) = &cfg.cors_allow_origin {
+        let allow = if origin == "*" {
+            AllowOrigin::any()
+        } else {
+            AllowOrigin::exact(
+                HeaderValue::from_str(origin).unwrap_or(HeaderValue::from_static("null")),
+            )
+        };
+        app = app.layer(
+            CorsLayer::new()
+                .allow_origin(allow)
+                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+                .allow_methods([axum::http::Method::GET, axum::http::Method::POST]),
+        );
+    }
+    app
+}
+
+async fn shutdown_signal(state: Arc<AppState>, drain: Duration) {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    state.shutting_down.store(true, Ordering::SeqCst);
+    eprintln!(
+        "shutting down: no new connections, draining in-flight requests (up to {} s)",
+        drain.as_secs()
+    );
+    tokio::spawn(async move {
+        tokio::time::sleep(drain).await;
+        eprintln!("drain timeout reached; exiting");
+        std::process::exit(0);
+    });
+}
+
+/// Serves `engine` until SIGTERM/SIGINT, then drains in-flight requests and returns.
+pub async fn serve(cfg: ServerConfig, engine: Engine) -> std::io::Result<()> {
+    let template = match engine
+        .tokenizer
+        .chat_template()
+        .map(|src| ChatTemplate::new(src, "", ""))
+    {
+        Some(Ok(t)) => t,
+        Some(Err(e)) => {
+            eprintln!("warning: the model's chat template does not compile ({e}); using ChatML");
+            ChatTemplate::new(FALLBACK_TEMPLATE, "", "")
+                .map_err(|e| std::io::Error::other(e.to_string()))?
+        }
+        None => {
+            eprintln!("warning: the model has no chat template; using ChatML");
+            ChatTemplate::new(FALLBACK_TEMPLATE, "", "")
+                .map_err(|e| std::io::Error::other(e.to_string()))?
+        }
+    };
+    let engine = Arc::new(engine);
+    let state = Arc::new(AppState {
+        worker: worker::Worker::start(engine.clone(), cfg.max_queue)?,
+        engine,
+        model_id: cfg.model_id.clone(),
+        chat_template: template,
+        metrics: metrics::Metrics::default(),
+        api_key: cfg.api_key.clone(),
+        shutting_down: AtomicBool::new(false),
+    });
+    let addr: SocketAddr = format!("{}:{}", cfg.host, cfg.port).parse().map_err(|e| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("bad address {}:{}: {e}", cfg.host, cfg.port),
+        )
+    })?;
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    eprintln!(
+        "textgen serving {} on http://{}",
+        cfg.model_id,
+        listener.local_addr()?
+    );
+    axum::serve(listener, router(state.clone(), &cfg))
+        .with_graceful_shutdown(shutdown_signal(state, cfg.drain_timeout))
+        .await
+}

@@ -1,0 +1,111 @@
+//! The inference thread: owns the model's compute, takes one request at a time from a bounded queue, and
+//! streams each request's text back over a channel. Model work never runs on the async runtime.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use textgen_core::engine::{Engine, EngineError, Flow, Generation};
+use textgen_core::sampling::GenerationParams;
+use tokio::sync::mpsc::UnboundedSender;
+
+/// What a request hears back from the inference thread.
+#[derive(Debug)]
+pub enum Event {
+    /// Generation of this request started (it left the queue).
+    Started,
+    /// New text of prompt `prompt`, completion `index`.
+    Piece {
+        /// Which prompt of the request.
+        prompt: usize,
+        /// Which completion of that prompt.
+        index: usize,
+        /// The text.
+        text: String,
+    },
+    /// One prompt finished.
+    Done {
+        /// Which prompt of the request.
+        prompt: usize,
+        /// The result.
+        result: Result<Generation, EngineError>,
+    },
+}
+
+/// One queued request: prompts (token ids) and validated parameters.
+pub struct Job {
+    /// Prompts, each generated with `params`.
+    pub prompts: Vec<Vec<u32>>,
+    /// Validated parameters.
+    pub params: GenerationParams,
+    /// Where events go; a closed channel (client gone) cancels generation at the next token.
+    pub events: UnboundedSender<Event>,
+}
+
+/// Handle to the inference thread.
+#[derive(Clone)]
+pub struct Worker {
+    tx: mpsc::SyncSender<Job>,
+    /// Requests waiting in the queue.
+    pub queued: Arc<AtomicUsize>,
+    /// Requests being generated.
+    pub running: Arc<AtomicUsize>,
+}
+
+/// The queue is full.
+#[derive(Debug)]
+pub struct QueueFull;
+
+impl Worker {
+    /// Starts the inference thread with a queue of `max_queue` waiting requests.
+    pub fn start(engine: Arc<Engine>, max_queue: usize) -> std::io::Result<Self> {
+        let (tx, rx) = mpsc::sync_channel::<Job>(max_queue);
+        let queued = Arc::new(AtomicUsize::new(0));
+        let running = Arc::new(AtomicUsize::new(0));
+        let (q, r) = (queued.clone(), running.clone());
+        std::thread::Builder::new()
+            .name("textgen-inference".into())
+            .spawn(move || {
+                for job in rx {
+                    q.fetch_sub(1, Ordering::SeqCst);
+                    r.fetch_add(1, Ordering::SeqCst);
+                    run(&engine, job);
+                    r.fetch_sub(1, Ordering::SeqCst);
+                }
+            })?;
+        Ok(Self {
+            tx,
+            queued,
+            running,
+        })
+    }
+
+    /// Queues a job, or refuses it when the queue is full.
+    pub fn submit(&self, job: Job) -> Result<(), QueueFull> {
+        self.queued.fetch_add(1, Ordering::SeqCst);
+        self.tx.try_send(job).map_err(|_| {
+            self.queued.fetch_sub(1, Ordering::SeqCst);
+            QueueFull
+        })
+    }
+}
+
+fn run(engine: &Engine, job: Job) {
+    if job.events.send(Event::Started).is_err() {
+        return;
+    }
+    for (p, prompt) in job.prompts.iter().enumerate() {
+        let result = engine.generate(prompt, &job.params, |piece| {
+            let e = Event::Piece {
+                prompt: p,
+                index: piece.index,
+                text: piece.text.to_string(),
+            };
+            match job.events.send(e) {
+                Ok(()) => Flow::Continue,
+                Err(_) => Flow::Stop,
+            }
+        });
+        if job.events.send(Event::Done { prompt: p, result }).is_err() {
+            return;
+        }
+    }
+}

@@ -437,3 +437,114 @@ fn sigterm_lets_in_flight_requests_finish_and_exits_0() {
     let status = s.child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn tgi_routes_work() {
+    let s = Server::start(&[]);
+    let (st, v) = post(
+        &s,
+        "/generate",
+        &json!({"inputs": "Once upon a time, there was a little",
+        "parameters": {"max_new_tokens": 5, "details": true, "decoder_input_details": true, "top_n_tokens": 2}}),
+    );
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["generated_text"], " girl named Emma who loved");
+    let d = &v["details"];
+    assert_eq!(d["finish_reason"], "length");
+    assert_eq!(d["generated_tokens"], 5);
+    assert_eq!(d["tokens"][0]["text"], " girl");
+    assert!(
+        d["tokens"][0]["logprob"].as_f64().unwrap() < 0.0 && d["tokens"][0]["special"] == false
+    );
+    assert_eq!(d["prefill"].as_array().unwrap().len(), 9);
+    assert!(d["prefill"][0]["logprob"].is_null() && d["prefill"][1]["logprob"].is_number());
+    assert_eq!(d["top_tokens"].as_array().unwrap().len(), 5);
+    assert_eq!(d["top_tokens"][0].as_array().unwrap().len(), 2);
+
+    let events = sse(
+        &s,
+        "/generate_stream",
+        &json!({"inputs": "Once upon a time, there was a little", "parameters": {"max_new_tokens": 5}}),
+    );
+    let events: Vec<Value> = events
+        .iter()
+        .map(|e| serde_json::from_str(e).unwrap())
+        .collect();
+    assert_eq!(events.len(), 5);
+    let text: String = events
+        .iter()
+        .map(|e| e["token"]["text"].as_str().unwrap())
+        .collect();
+    let last = events.last().unwrap();
+    assert_eq!(last["generated_text"], text.as_str());
+    assert_eq!(last["details"]["finish_reason"], "length");
+    assert!(events[0]["generated_text"].is_null() && events[0]["details"].is_null());
+
+    let (st, v) = post(
+        &s,
+        "/generate",
+        &json!({"inputs": "The sky is", "parameters": {"max_new_tokens": 4, "best_of": 2, "do_sample": true, "seed": 3, "details": true}}),
+    );
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(
+        v["details"]["best_of_sequences"].as_array().unwrap().len(),
+        1
+    );
+    let (st, info) = get(&s, "/info");
+    assert_eq!(st, 200);
+    assert_eq!(
+        serde_json::from_str::<Value>(&info).unwrap()["max_total_tokens"],
+        8192
+    );
+
+    for (body, param) in [
+        (json!({"inputs": 3}), "inputs"),
+        (json!({"inputs": "x", "parameters": {"foo": 1}}), "foo"),
+        (
+            json!({"inputs": "x", "parameters": {"best_of": 2}}),
+            "best_of",
+        ),
+        (
+            json!({"inputs": "x", "parameters": {"top_n_tokens": 99}}),
+            "top_n_tokens",
+        ),
+        (
+            json!({"inputs": "x", "parameters": {"temperature": -2.0}}),
+            "temperature",
+        ),
+    ] {
+        let (st, v) = post(&s, "/generate", &body);
+        assert_error(st, &v, 400, Some(param));
+    }
+}
+
+#[test]
+fn request_timeout_cancels_and_request_ids_are_echoed() {
+    let s = Server::start(&["--request-timeout", "1", "--log-format", "json"]);
+    let started = Instant::now();
+    let (st, v) = post(
+        &s,
+        "/v1/completions",
+        &json!({"prompt": "1, 2, 3,", "max_tokens": 5000, "temperature": 0}),
+    );
+    assert_error(st, &v, 503, None);
+    assert_eq!(v["error"]["code"], "request_timeout");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !get(&s, "/metrics")
+        .1
+        .contains("textgen_running_sequences 0")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the timed-out generation kept running"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let r = agent()
+        .get(&s.url("/health"))
+        .header("x-request-id", "abc-123")
+        .call()
+        .unwrap();
+    assert_eq!(r.headers().get("x-request-id").unwrap(), "abc-123");
+}

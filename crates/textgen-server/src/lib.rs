@@ -1,5 +1,5 @@
 //! textgen-server: the HTTP face of the engine. OpenAI-compatible completions and chat (plain and SSE),
-//! tokenize/detokenize, health and Prometheus metrics; inference runs on its own thread behind a bounded
+//! TGI-compatible generate (plain and SSE), tokenize/detokenize, health and Prometheus metrics; inference runs on its own thread behind a bounded
 //! queue, and every client error is a 4xx with an OpenAI-style JSON body.
 
 mod admin;
@@ -7,6 +7,7 @@ mod error;
 mod metrics;
 mod openai;
 mod request;
+mod tgi;
 mod worker;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
@@ -44,6 +45,10 @@ pub struct ServerConfig {
     pub drain_timeout: Duration,
     /// Name reported as the model id.
     pub model_id: String,
+    /// Longest a request may take, queueing included (it is then cancelled: 503, or an error event).
+    pub request_timeout: Option<Duration>,
+    /// Request log lines as JSON (else plain text).
+    pub log_json: bool,
 }
 
 /// Shared state of the handlers.
@@ -55,6 +60,58 @@ pub struct AppState {
     metrics: metrics::Metrics,
     api_key: Option<String>,
     shutting_down: AtomicBool,
+    request_timeout: Option<Duration>,
+    log_json: bool,
+    next_request_id: std::sync::atomic::AtomicU64,
+}
+
+impl AppState {
+    /// When a request that starts now must be finished.
+    fn deadline(&self) -> Option<tokio::time::Instant> {
+        self.request_timeout
+            .map(|t| tokio::time::Instant::now() + t)
+    }
+}
+
+/// Token counts a handler reports for the request log (a response extension).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Usage {
+    pub(crate) prompt: usize,
+    pub(crate) completion: usize,
+}
+
+/// The sending side of a server-sent-event stream.
+pub(crate) type SseSender =
+    tokio::sync::mpsc::Sender<Result<axum::response::sse::Event, std::convert::Infallible>>;
+
+/// The next event of a streamed request; at the deadline, sends `timeout_body` as a last event and returns
+/// `None` (dropping the receiver afterwards cancels the generation), as it does when the request ends.
+pub(crate) async fn next_streamed(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<worker::Event>,
+    deadline: Option<tokio::time::Instant>,
+    out: &SseSender,
+    timeout_body: serde_json::Value,
+) -> Option<worker::Event> {
+    match worker::next_event(rx, deadline).await {
+        Ok(ev) => ev,
+        Err(_) => {
+            let _ = out
+                .send(Ok(
+                    axum::response::sse::Event::default().data(timeout_body.to_string())
+                ))
+                .await;
+            None
+        }
+    }
+}
+
+/// The 503 of a request that ran out of time.
+pub(crate) fn timeout_error() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "request_timeout",
+        "the request took longer than the server's request timeout",
+    )
 }
 
 async fn auth(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Response {
@@ -80,6 +137,18 @@ async fn auth(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Respo
 
 /// Counts and logs every request, and turns the framework's own plain-text rejections into JSON errors.
 async fn observe(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("req-{}", s.next_request_id.fetch_add(1, Ordering::Relaxed)));
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -104,11 +173,24 @@ async fn observe(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Re
         resp = ApiError::new(status, code, msg).into_response();
     }
     s.metrics.request(&route, status.as_u16());
-    eprintln!(
-        "{{\"method\":\"{method}\",\"route\":\"{route}\",\"status\":{},\"ms\":{:.1}}}",
-        status.as_u16(),
-        started.elapsed().as_secs_f64() * 1e3
-    );
+    let usage = resp.extensions().get::<Usage>().copied();
+    let ms = started.elapsed().as_secs_f64() * 1e3;
+    if s.log_json {
+        let line = serde_json::json!({"id": id, "method": method.as_str(), "route": route, "status": status.as_u16(), "ms": (ms * 10.0).round() / 10.0,
+            "prompt_tokens": usage.map(|u| u.prompt), "completion_tokens": usage.map(|u| u.completion)});
+        eprintln!("{line}");
+    } else {
+        let tokens = usage.map_or(String::new(), |u| {
+            format!(" tokens={}+{}", u.prompt, u.completion)
+        });
+        eprintln!(
+            "{id} {method} {route} {} {ms:.1}ms{tokens}",
+            status.as_u16()
+        );
+    }
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
     resp
 }
 
@@ -120,6 +202,9 @@ fn router(state: Arc<AppState>, cfg: &ServerConfig) -> Router {
         .route("/v1/models", get(admin::models))
         .route("/v1/completions", post(openai::completions))
         .route("/v1/chat/completions", post(openai::chat_completions))
+        .route("/generate", post(tgi::generate))
+        .route("/generate_stream", post(tgi::generate_stream))
+        .route("/info", get(tgi::info))
         .route("/tokenize", post(admin::tokenize))
         .route("/detokenize", post(admin::detokenize))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
@@ -201,6 +286,9 @@ pub async fn serve(cfg: ServerConfig, engine: Engine) -> std::io::Result<()> {
         metrics: metrics::Metrics::default(),
         api_key: cfg.api_key.clone(),
         shutting_down: AtomicBool::new(false),
+        request_timeout: cfg.request_timeout,
+        log_json: cfg.log_json,
+        next_request_id: std::sync::atomic::AtomicU64::new(1),
     });
     let addr: SocketAddr = format!("{}:{}", cfg.host, cfg.port).parse().map_err(|e| {
         std::io::Error::new(

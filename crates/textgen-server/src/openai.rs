@@ -3,8 +3,8 @@
 
 use crate::error::ApiError;
 use crate::request::{json_object, Fields};
-use crate::worker::{Event, Job};
-use crate::AppState;
+use crate::worker::{next_event, Event, Job};
+use crate::{next_streamed, timeout_error, AppState, Usage};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -130,25 +130,10 @@ fn parse(
     };
     f.finish()?;
     let params = std::mem::take(&mut raw).validate(state.engine.model.cfg.vocab_size, rand_seed)?;
-    let n_ctx = state.engine.model.cfg.n_ctx_train;
-    let mut prompts = Vec::with_capacity(texts.len());
-    for t in &texts {
-        let ids = state
-            .engine
-            .encode_prompt(t)
-            .map_err(|e| ApiError::invalid("prompt", e.to_string()))?;
-        if ids.len() >= n_ctx {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "context_length_exceeded",
-                format!(
-                    "the prompt has {} tokens; the model's context is {n_ctx} tokens",
-                    ids.len()
-                ),
-            ));
-        }
-        prompts.push(ids);
-    }
+    let prompts = texts
+        .iter()
+        .map(|t| encode(state, t))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Request {
         kind,
         prompts,
@@ -161,7 +146,28 @@ fn parse(
     })
 }
 
-fn rand_seed() -> u64 {
+/// Tokenizes a prompt and checks it fits the context (400 `context_length_exceeded` otherwise).
+pub(crate) fn encode(state: &AppState, text: &str) -> Result<Vec<u32>, ApiError> {
+    let n_ctx = state.engine.model.cfg.n_ctx_train;
+    let ids = state
+        .engine
+        .encode_prompt(text)
+        .map_err(|e| ApiError::invalid("prompt", e.to_string()))?;
+    if ids.len() >= n_ctx {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "context_length_exceeded",
+            format!(
+                "the prompt has {} tokens; the model's context is {n_ctx} tokens",
+                ids.len()
+            ),
+        ));
+    }
+    Ok(ids)
+}
+
+/// A seed for requests that give none.
+pub(crate) fn rand_seed() -> u64 {
     let t = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
@@ -296,7 +302,13 @@ async fn collect(
 ) -> Response {
     let started = Instant::now();
     let mut gens: Vec<Option<Generation>> = vec![None; req.prompts.len()];
-    while let Some(ev) = rx.recv().await {
+    let deadline = s.deadline();
+    loop {
+        let ev = match next_event(&mut rx, deadline).await {
+            Ok(Some(ev)) => ev,
+            Ok(None) => break,
+            Err(_) => return timeout_error().into_response(),
+        };
         if let Event::Done { prompt, result } = ev {
             match result {
                 Ok(g) => gens[prompt] = Some(g),
@@ -351,11 +363,16 @@ async fn collect(
     } else {
         "text_completion"
     };
-    axum::Json(json!({
+    let mut resp = axum::Json(json!({
         "id": id, "object": object, "created": now(), "model": s.model_id, "choices": choices,
         "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens},
     }))
-    .into_response()
+    .into_response();
+    resp.extensions_mut().insert(Usage {
+        prompt: prompt_tokens,
+        completion: completion_tokens,
+    });
+    resp
 }
 
 fn stream(
@@ -385,13 +402,16 @@ fn stream(
         let mut last = Instant::now();
         let (mut prompt_tokens, mut completion_tokens) = (0, 0);
         let mut sent_role = vec![false; n * req.prompts.len()];
-        while let Some(ev) = rx.recv().await {
+        let deadline = s.deadline();
+        while let Some(ev) = next_streamed(&mut rx, deadline, &out_tx, json!({"error": {"message": "the request took longer than the server's request timeout", "type": "server_error", "param": null, "code": "request_timeout"}})).await {
             let msg = match ev {
                 Event::Started => continue,
+                Event::Piece { text, .. } if text.is_empty() => continue,
                 Event::Piece {
                     prompt,
                     index,
                     text,
+                    ..
                 } => {
                     let i = prompt * n + index;
                     if first_token {

@@ -12,14 +12,18 @@ use tokio::sync::mpsc::UnboundedSender;
 pub enum Event {
     /// Generation of this request started (it left the queue).
     Started,
-    /// New text of prompt `prompt`, completion `index`.
+    /// A generated token of prompt `prompt`, completion `index`, and the text that became final with it.
     Piece {
         /// Which prompt of the request.
         prompt: usize,
         /// Which completion of that prompt.
         index: usize,
-        /// The text.
+        /// The text (may be empty).
         text: String,
+        /// The token (`None` for text released at the end).
+        token: Option<u32>,
+        /// Its log-probability, when requested.
+        logprob: Option<f32>,
     },
     /// One prompt finished.
     Done {
@@ -48,6 +52,23 @@ pub struct Worker {
     pub queued: Arc<AtomicUsize>,
     /// Requests being generated.
     pub running: Arc<AtomicUsize>,
+}
+
+/// The request ran past its time limit.
+#[derive(Debug)]
+pub struct TimedOut;
+
+/// The next event of a request, or `TimedOut` once `deadline` passes (`None` = no limit).
+pub async fn next_event(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<Event>,
+    deadline: Option<tokio::time::Instant>,
+) -> Result<Option<Event>, TimedOut> {
+    match deadline {
+        None => Ok(rx.recv().await),
+        Some(d) => tokio::time::timeout_at(d, rx.recv())
+            .await
+            .map_err(|_| TimedOut),
+    }
 }
 
 /// The queue is full.
@@ -98,6 +119,8 @@ fn run(engine: &Engine, job: Job) {
                 prompt: p,
                 index: piece.index,
                 text: piece.text.to_string(),
+                token: piece.token,
+                logprob: piece.logprob,
             };
             match job.events.send(e) {
                 Ok(()) => Flow::Continue,

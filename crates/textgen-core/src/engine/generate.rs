@@ -82,13 +82,17 @@ pub enum Flow {
     Stop,
 }
 
-/// Text produced for completion `index` (streamed as it becomes final).
+/// One step of completion `index`: a generated token and the text that became final with it.
 #[derive(Clone, Copy, Debug)]
 pub struct Piece<'a> {
     /// Which completion.
     pub index: usize,
-    /// New text (complete UTF-8, never part of a stop string).
+    /// New text (complete UTF-8, never part of a stop string; may be empty).
     pub text: &'a str,
+    /// The token just generated (`None` for text released at the end).
+    pub token: Option<u32>,
+    /// Its log-probability, when logprobs were requested.
+    pub logprob: Option<f32>,
 }
 
 /// A model, its tokenizer and the worker threads that compute it.
@@ -275,26 +279,38 @@ impl Engine {
     ) -> bool {
         seq.tokens.push(id);
         seq.out.tokens.push(id);
+        let logprob = seq
+            .out
+            .logprobs
+            .last()
+            .filter(|c| c.id == id)
+            .and_then(|c| c.logprob);
+        let mut emit = String::new();
+        let mut go_on = true;
         if seq.eog.contains(&id) {
             seq.out.finish_reason = FinishReason::Eos;
+            go_on = false;
+        } else if !self.tokenizer.is_special(id) {
+            let text = seq.decoder.push(self.tokenizer.token_bytes(id));
+            let (e, hit) = seq.stop.push(&text);
+            if hit {
+                seq.out.finish_reason = FinishReason::Stop;
+                go_on = false;
+            }
+            seq.out.text.push_str(&e);
+            emit = e;
+        }
+        let piece = Piece {
+            index,
+            text: &emit,
+            token: Some(id),
+            logprob,
+        };
+        if on_piece(piece) == Flow::Stop && go_on {
+            seq.out.finish_reason = FinishReason::Cancelled;
             return false;
         }
-        if self.tokenizer.is_special(id) {
-            return true;
-        }
-        let text = seq.decoder.push(self.tokenizer.token_bytes(id));
-        let (emit, hit) = seq.stop.push(&text);
-        if hit {
-            seq.out.finish_reason = FinishReason::Stop;
-        }
-        if !emit.is_empty() {
-            seq.out.text.push_str(&emit);
-            if on_piece(Piece { index, text: &emit }) == Flow::Stop {
-                seq.out.finish_reason = FinishReason::Cancelled;
-                return false;
-            }
-        }
-        !hit
+        go_on
     }
 
     /// Releases held-back text at the end of a completion (unless a stop string cut it).
@@ -311,7 +327,12 @@ impl Engine {
         }
         if !emit.is_empty() {
             seq.out.text.push_str(&emit);
-            on_piece(Piece { index, text: &emit });
+            on_piece(Piece {
+                index,
+                text: &emit,
+                token: None,
+                logprob: None,
+            });
         }
     }
 

@@ -1,4 +1,5 @@
-//! Perplexity exactly as llama.cpp's `llama-perplexity` computes it, so the two are comparable.
+//! Scoring text: per-token prompt log-probabilities, and perplexity exactly as llama.cpp's
+//! `llama-perplexity` computes it, so the two are comparable.
 //!
 //! The token stream is cut into non-overlapping chunks of `n_ctx` tokens (a trailing partial chunk is
 //! dropped); the first token of each chunk is replaced by BOS when the model adds BOS; each chunk starts
@@ -28,6 +29,31 @@ impl Perplexity {
 }
 
 impl Engine {
+    /// Log-probability of each prompt token given the ones before it (`None` for the first).
+    pub fn prompt_logprobs(&self, prompt: &[u32]) -> Result<Vec<Option<f32>>, EngineError> {
+        if prompt.len() > self.model.cfg.n_ctx_train {
+            return Err(EngineError::PromptTooLong {
+                tokens: prompt.len(),
+                context: self.model.cfg.n_ctx_train,
+            });
+        }
+        let mut cache = self.model.new_cache(prompt.len());
+        let (mut scratch, mut logits) = (Scratch::default(), Vec::new());
+        let vocab = self.model.cfg.vocab_size;
+        let mut out = vec![None];
+        for (c, chunk) in prompt.chunks(super::generate::PREFILL_CHUNK).enumerate() {
+            self.model
+                .forward(&self.pool, chunk, &mut cache, &mut scratch, 0, &mut logits)?;
+            let base = c * super::generate::PREFILL_CHUNK;
+            for (j, row) in logits.chunks_exact(vocab).enumerate() {
+                if let Some(&next) = prompt.get(base + j + 1) {
+                    out.push(Some(log_softmax_at(row, next as usize) as f32));
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Perplexity of `tokens` with context `n_ctx`; `on_chunk` sees the running figures after each chunk.
     pub fn perplexity(
         &self,

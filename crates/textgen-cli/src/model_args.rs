@@ -18,7 +18,28 @@ pub struct ModelArgs {
     pub threads: Option<u16>,
 }
 
+/// The one-line error for a model file that is not there (exit code 2).
+fn not_found(p: &std::path::Path) -> Failure {
+    Failure {
+        message: format!(
+            "model file not found: {} (run scripts/fetch-default-model.sh for the default model, \
+             or pass --model / set TEXTGEN_MODEL)",
+            p.display()
+        ),
+        code: 2,
+    }
+}
+
 impl ModelArgs {
+    /// Fails like `load` would when the model file is missing, without loading it.
+    pub fn check_exists(&self) -> Result<(), Failure> {
+        if self.model.is_file() {
+            Ok(())
+        } else {
+            Err(not_found(&self.model))
+        }
+    }
+
     /// Loads the model and starts its worker threads.
     pub fn load(&self) -> Result<Engine, Failure> {
         let threads = self
@@ -27,14 +48,7 @@ impl ModelArgs {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         match load_gguf(&self.model) {
             Ok((model, tokenizer)) => Ok(Engine::new(model, tokenizer, threads)),
-            Err(LoadError::NotFound(p)) => Err(Failure {
-                message: format!(
-                    "model file not found: {} (run scripts/fetch-default-model.sh for the default model, \
-                     or pass --model / set TEXTGEN_MODEL)",
-                    p.display()
-                ),
-                code: 2,
-            }),
+            Err(LoadError::NotFound(p)) => Err(not_found(&p)),
             Err(e) => Err(Failure::new(format!("cannot load model: {e}"))),
         }
     }

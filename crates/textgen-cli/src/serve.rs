@@ -50,7 +50,7 @@ enum LogFormat {
 
 /// Runs the subcommand until SIGTERM/SIGINT.
 pub fn run(a: Args) -> Result<(), Failure> {
-    let engine = a.model.load()?;
+    a.model.check_exists()?;
     let model_id = a
         .model
         .model
@@ -73,6 +73,8 @@ pub fn run(a: Args) -> Result<(), Failure> {
         .enable_all()
         .build()
         .map_err(Failure::new)?;
-    rt.block_on(textgen_server::serve(cfg, engine))
+    let model = a.model.clone();
+    let load = move || model.load().map_err(|f| f.message);
+    rt.block_on(textgen_server::serve(cfg, load))
         .map_err(|e| Failure::new(format!("server: {e}")))
 }

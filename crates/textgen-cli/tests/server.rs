@@ -27,16 +27,21 @@ impl Server {
             .expect("server starts");
         let mut err = BufReader::new(child.stderr.take().unwrap());
         let mut line = String::new();
-        let base = loop {
+        let mut base = None;
+        loop {
             line.clear();
             assert!(
                 err.read_line(&mut line).unwrap() > 0,
-                "server exited before listening"
+                "server exited before it was ready"
             );
             if let Some(at) = line.find("http://") {
-                break line[at..].trim().to_string();
+                base = Some(line[at..].trim().to_string());
             }
-        };
+            if line.contains("ready") {
+                break;
+            }
+        }
+        let base = base.expect("the server printed its address");
         // Keep draining stderr (request logs) so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in err.lines() {});
         Self { child, base }

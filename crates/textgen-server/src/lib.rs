@@ -19,7 +19,7 @@ use axum::Router;
 use error::ApiError;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
 use textgen_core::chat::{ChatTemplate, FALLBACK_TEMPLATE};
@@ -230,7 +230,7 @@ fn router(state: Arc<AppState>, cfg: &ServerConfig) -> Router {
     app
 }
 
-async fn shutdown_signal(state: Arc<AppState>, drain: Duration) {
+async fn shutdown_signal(state: Arc<OnceLock<Arc<AppState>>>, drain: Duration) {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -246,7 +246,9 @@ async fn shutdown_signal(state: Arc<AppState>, drain: Duration) {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-    state.shutting_down.store(true, Ordering::SeqCst);
+    if let Some(s) = state.get() {
+        s.shutting_down.store(true, Ordering::SeqCst);
+    }
     eprintln!(
         "shutting down: no new connections, draining in-flight requests (up to {} s)",
         drain.as_secs()
@@ -258,8 +260,29 @@ async fn shutdown_signal(state: Arc<AppState>, drain: Duration) {
     });
 }
 
-/// Serves `engine` until SIGTERM/SIGINT, then drains in-flight requests and returns.
-pub async fn serve(cfg: ServerConfig, engine: Engine) -> std::io::Result<()> {
+/// Answers every request with 503 until the model is loaded, then hands requests to the real router.
+async fn gate(slot: Arc<OnceLock<Router>>, req: Request) -> Response {
+    use tower::ServiceExt;
+    match slot.get() {
+        Some(router) => match router.clone().oneshot(req).await {
+            Ok(r) => r,
+            Err(never) => match never {},
+        },
+        None => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "loading",
+            "the model is still loading",
+        )
+        .into_response(),
+    }
+}
+
+/// The handlers' state for a loaded engine (starts the inference thread).
+fn app_state(cfg: &ServerConfig, engine: Engine) -> std::io::Result<Arc<AppState>> {
+    let fallback = || {
+        ChatTemplate::new(FALLBACK_TEMPLATE, "", "")
+            .map_err(|e| std::io::Error::other(e.to_string()))
+    };
     let template = match engine
         .tokenizer
         .chat_template()
@@ -268,17 +291,15 @@ pub async fn serve(cfg: ServerConfig, engine: Engine) -> std::io::Result<()> {
         Some(Ok(t)) => t,
         Some(Err(e)) => {
             eprintln!("warning: the model's chat template does not compile ({e}); using ChatML");
-            ChatTemplate::new(FALLBACK_TEMPLATE, "", "")
-                .map_err(|e| std::io::Error::other(e.to_string()))?
+            fallback()?
         }
         None => {
             eprintln!("warning: the model has no chat template; using ChatML");
-            ChatTemplate::new(FALLBACK_TEMPLATE, "", "")
-                .map_err(|e| std::io::Error::other(e.to_string()))?
+            fallback()?
         }
     };
     let engine = Arc::new(engine);
-    let state = Arc::new(AppState {
+    Ok(Arc::new(AppState {
         worker: worker::Worker::start(engine.clone(), cfg.max_queue)?,
         engine,
         model_id: cfg.model_id.clone(),
@@ -289,7 +310,15 @@ pub async fn serve(cfg: ServerConfig, engine: Engine) -> std::io::Result<()> {
         request_timeout: cfg.request_timeout,
         log_json: cfg.log_json,
         next_request_id: std::sync::atomic::AtomicU64::new(1),
-    });
+    }))
+}
+
+/// Listens at once (every route answers 503 `loading` while `load` runs on a blocking thread), then serves
+/// the loaded engine until SIGTERM/SIGINT, drains in-flight requests and returns.
+pub async fn serve<F>(cfg: ServerConfig, load: F) -> std::io::Result<()>
+where
+    F: FnOnce() -> Result<Engine, String> + Send + 'static,
+{
     let addr: SocketAddr = format!("{}:{}", cfg.host, cfg.port).parse().map_err(|e| {
         std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
@@ -302,7 +331,28 @@ pub async fn serve(cfg: ServerConfig, engine: Engine) -> std::io::Result<()> {
         cfg.model_id,
         listener.local_addr()?
     );
-    axum::serve(listener, router(state.clone(), &cfg))
-        .with_graceful_shutdown(shutdown_signal(state, cfg.drain_timeout))
+    let slot: Arc<OnceLock<Router>> = Arc::default();
+    let state: Arc<OnceLock<Arc<AppState>>> = Arc::default();
+    let front = Router::new().fallback({
+        let slot = slot.clone();
+        move |req: Request| gate(slot.clone(), req)
+    });
+    let server = axum::serve(listener, front)
+        .with_graceful_shutdown(shutdown_signal(state.clone(), cfg.drain_timeout));
+    let server = tokio::spawn(async move { server.await });
+    let loaded = tokio::task::spawn_blocking(load)
         .await
+        .map_err(std::io::Error::other)?;
+    let engine = match loaded {
+        Ok(e) => e,
+        Err(message) => {
+            server.abort();
+            return Err(std::io::Error::other(message));
+        }
+    };
+    let app = app_state(&cfg, engine)?;
+    let _ = slot.set(router(app.clone(), &cfg));
+    let _ = state.set(app);
+    eprintln!("model loaded: ready");
+    server.await.map_err(std::io::Error::other)?
 }

@@ -25,6 +25,9 @@ pub struct Args {
     /// Requests that may wait for the model; more are refused with 429.
     #[arg(long, env = "TEXTGEN_MAX_QUEUE", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     max_queue: u32,
+    /// Requests generated at the same time; more wait in the queue (first come, first served).
+    #[arg(long, env = "TEXTGEN_MAX_CONCURRENT", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256))]
+    max_concurrent: u32,
     /// Largest accepted request body in bytes; larger ones get 413.
     #[arg(long, env = "TEXTGEN_MAX_BODY_BYTES", default_value_t = 1 << 20, value_parser = clap::value_parser!(u32).range(1..))]
     max_body_bytes: u32,
@@ -62,6 +65,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
         api_key: a.api_key.filter(|k| !k.is_empty()),
         cors_allow_origin: a.cors_allow_origin,
         max_queue: a.max_queue as usize,
+        max_concurrent: a.max_concurrent as usize,
         max_body_bytes: a.max_body_bytes as usize,
         drain_timeout: Duration::from_secs(a.drain_timeout),
         request_timeout: (a.request_timeout > 0).then(|| Duration::from_secs(a.request_timeout)),

@@ -361,7 +361,7 @@ fn api_key_is_required_except_on_health_and_metrics() {
 
 #[test]
 fn flood_beyond_the_queue_gets_429_and_the_rest_complete() {
-    let s = Server::start(&["--max-queue", "2"]);
+    let s = Server::start(&["--max-queue", "2", "--max-concurrent", "1"]);
     let url = s.url("/v1/completions");
     let handles: Vec<_> = (0..10)
         .map(|_| {
@@ -552,4 +552,49 @@ fn request_timeout_cancels_and_request_ids_are_echoed() {
         .call()
         .unwrap();
     assert_eq!(r.headers().get("x-request-id").unwrap(), "abc-123");
+}
+
+#[test]
+fn concurrent_requests_progress_together_and_match_their_solo_output() {
+    let s = Server::start(&[
+        "--max-concurrent",
+        "2",
+        "--cors-allow-origin",
+        "https://example.com",
+    ]);
+    let body = |p: &str| json!({"prompt": p, "max_tokens": 16, "temperature": 0});
+    let (_, solo_a) = post(&s, "/v1/completions", &body("The ocean"));
+    let (_, solo_b) = post(&s, "/v1/completions", &body("My dog"));
+    let url = s.url("/v1/completions");
+    let run = |p: &'static str| {
+        let url = url.clone();
+        std::thread::spawn(move || {
+            let mut r = agent()
+                .post(&url)
+                .send_json(json!({"prompt": p, "max_tokens": 16, "temperature": 0}))
+                .unwrap();
+            serde_json::from_str::<Value>(&r.body_mut().read_to_string().unwrap()).unwrap()
+        })
+    };
+    let (a, b) = (run("The ocean"), run("My dog"));
+    let mut saw_two = false;
+    for _ in 0..200 {
+        saw_two |= get(&s, "/metrics")
+            .1
+            .contains("textgen_running_sequences 2");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(a.join().unwrap()["choices"], solo_a["choices"]);
+    assert_eq!(b.join().unwrap()["choices"], solo_b["choices"]);
+    assert!(saw_two, "two requests never ran at the same time");
+    // CORS: the allowed origin is echoed.
+    let r = agent()
+        .get(&s.url("/v1/models"))
+        .header("Origin", "https://example.com")
+        .call()
+        .unwrap();
+    assert_eq!(
+        r.headers().get("access-control-allow-origin").unwrap(),
+        "https://example.com"
+    );
 }

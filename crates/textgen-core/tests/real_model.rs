@@ -269,3 +269,25 @@ fn beam_search_with_one_beam_equals_greedy_and_more_beams_score_higher() {
     assert!(four[0].score.is_some());
     assert_eq!(one[0].tokens.len(), 8);
 }
+
+#[test]
+fn tokenizer_json_gives_the_same_ids() {
+    // The GGUF vocabulary written out as a Hugging Face tokenizer.json, loaded back through that path.
+    let g = textgen_core::weights::Gguf::open(&common::real_model::model_path()).unwrap();
+    let json = textgen_core::tokenizer::gguf_vocab::from_gguf(&g)
+        .unwrap()
+        .json;
+    let path = std::env::temp_dir().join(format!("textgen-tokenizer-{}.json", std::process::id()));
+    std::fs::write(&path, serde_json::to_string(&json).unwrap()).unwrap();
+    let from_json = textgen_core::tokenizer::Tokenizer::from_json_file(&path).unwrap();
+    std::fs::remove_file(&path).ok();
+    let from_gguf = &shared().tokenizer;
+    for c in fixture("smollm2_tokenizer.json").as_array().unwrap() {
+        let text = c["text"].as_str().unwrap();
+        let ids = from_json.encode(text, false).unwrap();
+        assert_eq!(ids, from_gguf.encode(text, false).unwrap(), "{text:?}");
+        assert_eq!(from_json.decode(&ids, false), text);
+    }
+    assert!(from_json.is_eog(2), "<|im_end|> ends generation");
+    assert!(from_json.is_special(1));
+}

@@ -39,6 +39,8 @@ pub struct ServerConfig {
     pub cors_allow_origin: Option<String>,
     /// Requests that may wait for the model; more get 429.
     pub max_queue: usize,
+    /// Requests generated at the same time (the rest wait in the queue).
+    pub max_concurrent: usize,
     /// Largest request body; larger gets 413.
     pub max_body_bytes: usize,
     /// How long in-flight requests may take to finish after SIGTERM/SIGINT.
@@ -63,6 +65,7 @@ pub struct AppState {
     request_timeout: Option<Duration>,
     log_json: bool,
     next_request_id: std::sync::atomic::AtomicU64,
+    max_concurrent: usize,
 }
 
 impl AppState {
@@ -300,7 +303,7 @@ fn app_state(cfg: &ServerConfig, engine: Engine) -> std::io::Result<Arc<AppState
     };
     let engine = Arc::new(engine);
     Ok(Arc::new(AppState {
-        worker: worker::Worker::start(engine.clone(), cfg.max_queue)?,
+        worker: worker::Worker::start(engine.clone(), cfg.max_queue, cfg.max_concurrent)?,
         engine,
         model_id: cfg.model_id.clone(),
         chat_template: template,
@@ -310,6 +313,7 @@ fn app_state(cfg: &ServerConfig, engine: Engine) -> std::io::Result<Arc<AppState
         request_timeout: cfg.request_timeout,
         log_json: cfg.log_json,
         next_request_id: std::sync::atomic::AtomicU64::new(1),
+        max_concurrent: cfg.max_concurrent,
     }))
 }
 

@@ -341,7 +341,7 @@ pub async fn info(State(s): State<Arc<AppState>>) -> Response {
     axum::Json(json!({
         "model_id": s.model_id, "model_dtype": "f32 activations, quantized weights", "model_device_type": "cpu",
         "max_input_tokens": n_ctx - 1, "max_total_tokens": n_ctx, "max_best_of": MAX_BEST_OF,
-        "max_stop_sequences": limits::MAX_STOP, "max_concurrent_requests": 1, "max_client_batch_size": 1,
+        "max_stop_sequences": limits::MAX_STOP, "max_concurrent_requests": s.max_concurrent, "max_client_batch_size": 1,
         "router": "textgen", "version": env!("CARGO_PKG_VERSION"),
     }))
     .into_response()

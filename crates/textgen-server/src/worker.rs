@@ -1,5 +1,7 @@
-//! The inference thread: owns the model's compute, takes one request at a time from a bounded queue, and
-//! streams each request's text back over a channel. Model work never runs on the async runtime.
+//! The inference threads: `max_concurrent` of them take requests from one bounded queue (first come, first
+//! served) and stream each request's text back over a channel. Concurrent requests advance token by token
+//! in turn (each has its own KV cache; the forward passes share the model's worker pool). Model work never
+//! runs on the async runtime.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
@@ -76,22 +78,31 @@ pub async fn next_event(
 pub struct QueueFull;
 
 impl Worker {
-    /// Starts the inference thread with a queue of `max_queue` waiting requests.
-    pub fn start(engine: Arc<Engine>, max_queue: usize) -> std::io::Result<Self> {
+    /// Starts `max_concurrent` inference threads sharing a queue of `max_queue` waiting requests.
+    pub fn start(
+        engine: Arc<Engine>,
+        max_queue: usize,
+        max_concurrent: usize,
+    ) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::sync_channel::<Job>(max_queue);
+        let rx = Arc::new(std::sync::Mutex::new(rx));
         let queued = Arc::new(AtomicUsize::new(0));
         let running = Arc::new(AtomicUsize::new(0));
-        let (q, r) = (queued.clone(), running.clone());
-        std::thread::Builder::new()
-            .name("textgen-inference".into())
-            .spawn(move || {
-                for job in rx {
+        for i in 0..max_concurrent.max(1) {
+            let (q, r, rx, engine) = (queued.clone(), running.clone(), rx.clone(), engine.clone());
+            std::thread::Builder::new()
+                .name(format!("textgen-inference-{i}"))
+                .spawn(move || loop {
+                    let job = match rx.lock().unwrap_or_else(|p| p.into_inner()).recv() {
+                        Ok(job) => job,
+                        Err(_) => return,
+                    };
                     q.fetch_sub(1, Ordering::SeqCst);
                     r.fetch_add(1, Ordering::SeqCst);
                     run(&engine, job);
                     r.fetch_sub(1, Ordering::SeqCst);
-                }
-            })?;
+                })?;
+        }
         Ok(Self {
             tx,
             queued,

@@ -12,11 +12,14 @@ use crate::weights::dequant::dequantize_block;
 use crate::weights::GgmlType;
 use std::arch::x86_64::*;
 
+/// The two f16 values at `p` (a block's leading scale, and for Q4_1 its min) as f32 lanes 0 and 1.
+///
+/// Reads 4 bytes with one plain load (every block is longer than that): assembling 2-byte values with
+/// `vpinsrw` instead chains a false dependency through the loop and costs a quarter of the decode speed.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn f16_at(p: *const u8) -> f32 {
-    let h = u16::from_le_bytes([*p, *p.add(1)]);
-    _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h as i32)))
+unsafe fn f16_pair(p: *const u8) -> __m128 {
+    _mm_cvtph_ps(_mm_cvtsi32_si128(std::ptr::read_unaligned(p as *const i32)))
 }
 
 /// The fixed reduction of an output's four accumulators.
@@ -87,7 +90,11 @@ unsafe fn nibbles(q: *const u8, offset: i32) -> [__m256; 4] {
 unsafe fn block32(ty: GgmlType, p: *const u8) -> [__m256; 4] {
     match ty {
         GgmlType::Q4_1 => {
-            let (d, m) = (_mm256_set1_ps(f16_at(p)), _mm256_set1_ps(f16_at(p.add(2))));
+            let dm = f16_pair(p);
+            let (d, m) = (
+                _mm256_broadcastss_ps(dm),
+                _mm256_broadcastss_ps(_mm_movehdup_ps(dm)),
+            );
             let q = nibbles(p.add(4), 0);
             [
                 _mm256_fmadd_ps(q[0], d, m),
@@ -97,7 +104,7 @@ unsafe fn block32(ty: GgmlType, p: *const u8) -> [__m256; 4] {
             ]
         }
         GgmlType::Q4_0 => {
-            let d = _mm256_set1_ps(f16_at(p));
+            let d = _mm256_broadcastss_ps(f16_pair(p));
             let q = nibbles(p.add(2), 8);
             [
                 _mm256_mul_ps(q[0], d),
@@ -107,7 +114,7 @@ unsafe fn block32(ty: GgmlType, p: *const u8) -> [__m256; 4] {
             ]
         }
         _ => {
-            let d = _mm256_set1_ps(f16_at(p));
+            let d = _mm256_broadcastss_ps(f16_pair(p));
             let q8 = |k: usize| _mm_loadl_epi64(p.add(2 + 8 * k) as *const __m128i);
             let (a, b, c, e) = (q8(0), q8(1), q8(2), q8(3));
             [

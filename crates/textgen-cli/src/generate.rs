@@ -125,13 +125,6 @@ fn parse_bias(s: &str) -> Result<(i64, f32), String> {
     Ok((id, bias))
 }
 
-fn random_seed() -> u64 {
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    t ^ ((std::process::id() as u64) << 32)
-}
-
 impl Args {
     /// The raw parameters, before validation (`--ban` texts are tokenized with the model's tokenizer).
     fn raw(&self, engine: &Engine) -> Result<RawParams, Failure> {
@@ -179,7 +172,7 @@ impl Args {
 }
 
 fn completion_json(engine: &Engine, index: usize, c: &Completion, g: &Generation) -> Value {
-    let piece = |id: u32| String::from_utf8_lossy(engine.tokenizer.token_bytes(id)).into_owned();
+    let piece = |id: u32| engine.tokenizer.token_text(id);
     let logprobs: Vec<Value> = c
         .logprobs
         .iter()
@@ -211,7 +204,10 @@ pub fn run(a: Args) -> Result<(), Failure> {
     let engine = a.model.load()?;
     let params = a
         .raw(&engine)?
-        .validate(engine.model.cfg.vocab_size, random_seed)
+        .validate(
+            engine.model.cfg.vocab_size,
+            textgen_core::sampling::rng::random_seed,
+        )
         .map_err(|e| Failure {
             message: format!("{e} (see textgen generate --help)"),
             code: 2,

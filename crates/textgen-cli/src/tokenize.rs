@@ -41,7 +41,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
         println!("{}", serde_json::to_string(&ids).unwrap_or_default());
     } else {
         for id in ids {
-            println!("{id:>6} {:?}", String::from_utf8_lossy(tok.token_bytes(id)));
+            println!("{id:>6} {:?}", tok.token_text(id));
         }
     }
     Ok(())

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use textgen_core::chat::Message;
 use textgen_core::engine::{Completion, FinishReason, Generation};
+use textgen_core::sampling::rng::random_seed;
 use textgen_core::sampling::GenerationParams;
 use tokio::sync::mpsc;
 
@@ -129,7 +130,8 @@ fn parse(
         }
     };
     f.finish()?;
-    let params = std::mem::take(&mut raw).validate(state.engine.model.cfg.vocab_size, rand_seed)?;
+    let params =
+        std::mem::take(&mut raw).validate(state.engine.model.cfg.vocab_size, random_seed)?;
     let prompts = texts
         .iter()
         .map(|t| encode(state, t))
@@ -164,14 +166,6 @@ pub(crate) fn encode(state: &AppState, text: &str) -> Result<Vec<u32>, ApiError>
         ));
     }
     Ok(ids)
-}
-
-/// A seed for requests that give none.
-pub(crate) fn rand_seed() -> u64 {
-    let t = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    t.rotate_left(17) ^ 0x9E37_79B9_7F4A_7C15
 }
 
 fn messages(v: Option<Value>) -> Result<Vec<Message>, ApiError> {
@@ -251,7 +245,7 @@ async fn handle(s: Arc<AppState>, kind: Kind, headers: HeaderMap, body: Bytes) -
         } else {
             "cmpl"
         },
-        rand_seed()
+        random_seed()
     );
     if req.stream {
         stream(s, req, id, rx).into_response()

@@ -98,7 +98,10 @@ fn parse(s: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<TgiRequest, A
     }
     raw.n = Some(best_of as i64);
     raw.logprobs = Some(top_n as i64);
-    let params = raw.validate(s.engine.model.cfg.vocab_size, crate::openai::rand_seed)?;
+    let params = raw.validate(
+        s.engine.model.cfg.vocab_size,
+        textgen_core::sampling::rng::random_seed,
+    )?;
     let prompt = crate::openai::encode(s, &inputs)?;
     Ok(TgiRequest {
         inputs,

@@ -9,6 +9,14 @@ pub struct Rng {
     s: [u64; 4],
 }
 
+/// A seed for requests that give none: wall-clock nanoseconds mixed with the process id.
+pub fn random_seed() -> u64 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    Rng::new(t ^ ((std::process::id() as u64) << 32)).next_u64()
+}
+
 impl Rng {
     /// A generator for `seed`.
     pub fn new(seed: u64) -> Self {

@@ -32,6 +32,18 @@ pub struct Args {
     /// Print one JSON object per test instead of a table.
     #[arg(long)]
     json: bool,
+    /// Batched mode, like llama-batched-bench: parallel request counts, comma-separated (e.g. 1,4,16).
+    #[arg(long, value_delimiter = ',')]
+    parallel: Vec<usize>,
+    /// Batched mode: prompt tokens per request.
+    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..=8192))]
+    prompt_tokens: u32,
+    /// Batched mode: tokens generated per request.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=8192))]
+    gen_tokens: u32,
+    /// Batched mode: prompt tokens processed per step (llama-batched-bench's default batch is 2048).
+    #[arg(long, default_value_t = 2048, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    prefill_chunk: u32,
 }
 
 /// Mean and sample standard deviation.
@@ -47,7 +59,7 @@ fn stats(xs: &[f64]) -> (f64, f64) {
 }
 
 /// Random token ids (fixed seed), like llama-bench's synthetic prompts.
-fn tokens(n: usize, vocab: usize, seed: u64) -> Vec<u32> {
+pub(crate) fn tokens(n: usize, vocab: usize, seed: u64) -> Vec<u32> {
     let mut r = Rng::new(seed);
     (0..n)
         .map(|_| (r.next_u64() % vocab as u64) as u32)
@@ -66,7 +78,7 @@ fn time_pp(e: &Engine, n: usize) -> Result<f64, Failure> {
 }
 
 /// Seconds to decode `n` tokens one at a time from an empty cache (greedy).
-fn time_tg(e: &Engine, n: usize) -> Result<f64, Failure> {
+pub(crate) fn time_tg(e: &Engine, n: usize) -> Result<f64, Failure> {
     let mut cache = e.model.new_cache(n + 1);
     let (mut scratch, mut logits) = (Scratch::default(), Vec::new());
     let mut tok = 1u32;
@@ -103,6 +115,14 @@ fn time_sampling(e: &Engine, raw: RawParams) -> Result<f64, Failure> {
 /// Runs the subcommand.
 pub fn run(a: Args) -> Result<(), Failure> {
     let e = a.model.load()?;
+    if !a.parallel.is_empty() {
+        let sizes = crate::bench_parallel::Sizes {
+            prompt: a.prompt_tokens as usize,
+            gen: a.gen_tokens as usize,
+            prefill_chunk: a.prefill_chunk as usize,
+        };
+        return crate::bench_parallel::run(&e, &a.parallel, &sizes, a.json);
+    }
     let threads = e.pool.threads();
     let mut rows = Vec::new();
     let mut decode_step_us = None;

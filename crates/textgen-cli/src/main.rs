@@ -1,6 +1,7 @@
 //! `textgen`: generate text with a language model on the CPU.
 
 mod bench;
+mod bench_parallel;
 mod generate;
 mod healthcheck;
 mod interrupt;

@@ -25,9 +25,21 @@ pub struct Args {
     /// Requests that may wait for the model; more are refused with 429.
     #[arg(long, env = "TEXTGEN_MAX_QUEUE", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     max_queue: u32,
-    /// Requests generated at the same time; more wait in the queue (first come, first served).
-    #[arg(long, env = "TEXTGEN_MAX_CONCURRENT", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256))]
+    /// Sequences decoded together in one batched forward pass (a request with n completions or beams
+    /// counts n); more requests wait in the queue (first come, first served).
+    #[arg(long, env = "TEXTGEN_MAX_CONCURRENT", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=256))]
     max_concurrent: u32,
+    /// Most prompt tokens processed per step: a long new prompt delays running streams by one chunk at most.
+    #[arg(long, env = "TEXTGEN_PREFILL_CHUNK", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=8192))]
+    prefill_chunk: u32,
+    /// KV cache budget in MiB: each request reserves (n or beams) × (prompt + max tokens) positions and waits
+    /// while that does not fit; a request that can never fit gets 400.
+    #[arg(long, env = "TEXTGEN_KV_CACHE_MB", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
+    kv_cache_mb: u32,
+    /// Finished conversations kept so a request sharing their prefix (system prompt, earlier turns) reuses
+    /// their keys and values (0: off); they give way to new requests when the KV budget is tight.
+    #[arg(long, env = "TEXTGEN_PREFIX_CACHE", default_value_t = 16, value_parser = clap::value_parser!(u32).range(0..=4096))]
+    prefix_cache: u32,
     /// Largest accepted request body in bytes; larger ones get 413.
     #[arg(long, env = "TEXTGEN_MAX_BODY_BYTES", default_value_t = 1 << 20, value_parser = clap::value_parser!(u32).range(1..))]
     max_body_bytes: u32,
@@ -66,6 +78,9 @@ pub fn run(a: Args) -> Result<(), Failure> {
         cors_allow_origin: a.cors_allow_origin,
         max_queue: a.max_queue as usize,
         max_concurrent: a.max_concurrent as usize,
+        prefill_chunk: a.prefill_chunk as usize,
+        kv_cache_mb: a.kv_cache_mb as usize,
+        prefix_cache: a.prefix_cache as usize,
         max_body_bytes: a.max_body_bytes as usize,
         drain_timeout: Duration::from_secs(a.drain_timeout),
         request_timeout: (a.request_timeout > 0).then(|| Duration::from_secs(a.request_timeout)),

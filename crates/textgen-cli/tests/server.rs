@@ -555,7 +555,7 @@ fn request_timeout_cancels_and_request_ids_are_echoed() {
 }
 
 #[test]
-fn concurrent_requests_progress_together_and_match_their_solo_output() {
+fn concurrent_requests_are_batched_and_match_their_solo_output() {
     let s = Server::start(&[
         "--max-concurrent",
         "2",
@@ -597,4 +597,70 @@ fn concurrent_requests_progress_together_and_match_their_solo_output() {
         r.headers().get("access-control-allow-origin").unwrap(),
         "https://example.com"
     );
+}
+
+#[test]
+fn sixteen_batched_streams_match_solo_and_the_kv_budget_is_enforced() {
+    let s = Server::start(&["--max-concurrent", "16", "--prefill-chunk", "32"]);
+    let prompts: Vec<String> = (0..16)
+        .map(|i| format!("Item {i}: {}", "the story goes on and on, ".repeat(i % 5)))
+        .collect();
+    let body = |p: &str| json!({"prompt": p, "max_tokens": 8, "temperature": 0, "seed": 1});
+    let solo: Vec<Value> = prompts
+        .iter()
+        .map(|p| post(&s, "/v1/completions", &body(p)).1["choices"].clone())
+        .collect();
+    let url = s.url("/v1/completions");
+    let handles: Vec<_> = prompts
+        .iter()
+        .map(|p| {
+            let (url, b) = (url.clone(), body(p));
+            std::thread::spawn(move || {
+                let mut r = agent().post(&url).send_json(b).unwrap();
+                serde_json::from_str::<Value>(&r.body_mut().read_to_string().unwrap()).unwrap()
+            })
+        })
+        .collect();
+    let mut most = 0;
+    while handles.iter().any(|h| !h.is_finished()) {
+        let m = get(&s, "/metrics").1;
+        if let Some(n) = m
+            .lines()
+            .find_map(|l| l.strip_prefix("textgen_running_sequences "))
+        {
+            most = most.max(n.trim().parse::<usize>().unwrap_or(0));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    for (h, want) in handles.into_iter().zip(&solo) {
+        assert_eq!(&h.join().unwrap()["choices"], want);
+    }
+    assert!(most >= 4, "at most {most} requests ran together");
+    let m = get(&s, "/metrics").1;
+    assert!(m.contains("textgen_batch_steps_total"), "{m}");
+
+    // 1 MiB of KV cache = 22 positions of this model: two of the requests below (8 + 2 each) fit at once.
+    let small = Server::start(&["--kv-cache-mb", "1"]);
+    let (st, v) = post(
+        &small,
+        "/v1/completions",
+        &json!({"prompt": "Hello", "max_tokens": 100}),
+    );
+    assert_eq!(st, 400, "{v}");
+    assert_eq!(v["error"]["code"], "kv_cache_budget_exceeded", "{v}");
+    let fits = json!({"prompt": "Hello", "max_tokens": 8, "temperature": 0});
+    let url = small.url("/v1/completions");
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let (url, b) = (url.clone(), fits.clone());
+            std::thread::spawn(move || agent().post(&url).send_json(b).unwrap().status().as_u16())
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(
+            h.join().unwrap(),
+            200,
+            "requests wait for KV space, then run"
+        );
+    }
 }

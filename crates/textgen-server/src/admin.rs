@@ -33,8 +33,10 @@ pub async fn models(State(s): State<Arc<AppState>>) -> Response {
 /// `GET /metrics`.
 pub async fn metrics(State(s): State<Arc<AppState>>) -> Response {
     let text = s.metrics.render(
-        s.worker.queued.load(Ordering::SeqCst),
-        s.worker.running.load(Ordering::SeqCst),
+        s.worker.queued(),
+        s.worker.running(),
+        &s.worker.stats(),
+        s.worker.config().kv_tokens,
     );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

@@ -39,8 +39,14 @@ pub struct ServerConfig {
     pub cors_allow_origin: Option<String>,
     /// Requests that may wait for the model; more get 429.
     pub max_queue: usize,
-    /// Requests generated at the same time (the rest wait in the queue).
+    /// Sequences decoded together in one batch (the rest wait in the queue).
     pub max_concurrent: usize,
+    /// Most prompt tokens processed per step (a longer prompt is processed over several steps).
+    pub prefill_chunk: usize,
+    /// KV cache budget in MiB (requests wait while their reservation does not fit).
+    pub kv_cache_mb: usize,
+    /// Finished sequences kept for prefix reuse.
+    pub prefix_cache: usize,
     /// Largest request body; larger gets 413.
     pub max_body_bytes: usize,
     /// How long in-flight requests may take to finish after SIGTERM/SIGINT.
@@ -301,9 +307,16 @@ fn app_state(cfg: &ServerConfig, engine: Engine) -> std::io::Result<Arc<AppState
             fallback()?
         }
     };
+    let per_token = textgen_core::model::KvCache::bytes_per_token(&engine.model.cfg).max(1);
+    let batch = textgen_core::engine::BatchConfig {
+        max_sequences: cfg.max_concurrent.max(1),
+        prefill_chunk: cfg.prefill_chunk.max(1),
+        kv_tokens: cfg.kv_cache_mb.saturating_mul(1 << 20) / per_token,
+        prefix_entries: cfg.prefix_cache,
+    };
     let engine = Arc::new(engine);
     Ok(Arc::new(AppState {
-        worker: worker::Worker::start(engine.clone(), cfg.max_queue, cfg.max_concurrent)?,
+        worker: worker::Worker::start(engine.clone(), cfg.max_queue, batch)?,
         engine,
         model_id: cfg.model_id.clone(),
         chat_template: template,

@@ -81,7 +81,13 @@ impl Metrics {
     }
 
     /// The exposition text; `queued` and `running` are read at scrape time.
-    pub fn render(&self, queued: usize, running: usize) -> String {
+    pub fn render(
+        &self,
+        queued: usize,
+        running: usize,
+        batch: &textgen_core::engine::BatchStats,
+        kv_tokens: usize,
+    ) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "# HELP textgen_requests_total HTTP requests by route and status.\n# TYPE textgen_requests_total counter");
         for ((route, status), n) in self
@@ -95,8 +101,12 @@ impl Metrics {
                 "textgen_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
             );
         }
-        let _ = writeln!(out, "# HELP textgen_queue_depth Requests waiting for the model.\n# TYPE textgen_queue_depth gauge\ntextgen_queue_depth {queued}");
-        let _ = writeln!(out, "# HELP textgen_running_sequences Requests being generated.\n# TYPE textgen_running_sequences gauge\ntextgen_running_sequences {running}");
+        let _ = writeln!(out, "# HELP textgen_queue_depth Prompts waiting for admission to the batch.\n# TYPE textgen_queue_depth gauge\ntextgen_queue_depth {queued}");
+        let _ = writeln!(out, "# HELP textgen_running_sequences Prompts being generated (each may decode several sequences).\n# TYPE textgen_running_sequences gauge\ntextgen_running_sequences {running}");
+        let _ = writeln!(out, "# HELP textgen_batch_steps_total Batched forward passes run.\n# TYPE textgen_batch_steps_total counter\ntextgen_batch_steps_total {}", batch.steps);
+        let _ = writeln!(out, "# HELP textgen_batch_rows_max Most token rows in one forward pass.\n# TYPE textgen_batch_rows_max gauge\ntextgen_batch_rows_max {}", batch.max_rows);
+        let _ = writeln!(out, "# HELP textgen_prompt_tokens_reused_total Prompt positions copied from a cached prefix instead of computed.\n# TYPE textgen_prompt_tokens_reused_total counter\ntextgen_prompt_tokens_reused_total {}", batch.prompt_tokens_reused);
+        let _ = writeln!(out, "# HELP textgen_kv_cache_budget_tokens KV cache positions available to requests.\n# TYPE textgen_kv_cache_budget_tokens gauge\ntextgen_kv_cache_budget_tokens {kv_tokens}");
         let _ = writeln!(out, "# HELP textgen_prompt_tokens_total Prompt tokens processed.\n# TYPE textgen_prompt_tokens_total counter\ntextgen_prompt_tokens_total {}", self.prompt_tokens.load(Relaxed));
         let _ = writeln!(out, "# HELP textgen_generated_tokens_total Tokens generated.\n# TYPE textgen_generated_tokens_total counter\ntextgen_generated_tokens_total {}", self.generated_tokens.load(Relaxed));
         self.ttft.render(

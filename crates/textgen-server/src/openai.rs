@@ -230,13 +230,8 @@ async fn handle(s: Arc<AppState>, kind: Kind, headers: HeaderMap, body: Bytes) -
         params: req.params.clone(),
         events: tx,
     };
-    if s.worker.submit(job).is_err() {
-        return ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "queue_full",
-            "the server is busy: too many queued requests; retry later",
-        )
-        .into_response();
+    if let Err(e) = s.worker.submit(job) {
+        return e.into_response();
     }
     let id = format!(
         "{}-{:x}",

@@ -250,13 +250,7 @@ fn submit(s: &AppState, r: &TgiRequest) -> Result<mpsc::UnboundedReceiver<Event>
         params: r.params.clone(),
         events: tx,
     };
-    s.worker.submit(job).map_err(|_| {
-        ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "queue_full",
-            "the server is busy: too many queued requests; retry later",
-        )
-    })?;
+    s.worker.submit(job)?;
     Ok(rx)
 }
 
@@ -344,7 +338,7 @@ pub async fn info(State(s): State<Arc<AppState>>) -> Response {
     axum::Json(json!({
         "model_id": s.model_id, "model_dtype": "f32 activations, quantized weights", "model_device_type": "cpu",
         "max_input_tokens": n_ctx - 1, "max_total_tokens": n_ctx, "max_best_of": MAX_BEST_OF,
-        "max_stop_sequences": limits::MAX_STOP, "max_concurrent_requests": s.max_concurrent, "max_client_batch_size": 1,
+        "max_stop_sequences": limits::MAX_STOP, "max_concurrent_requests": s.max_concurrent, "max_batch_total_tokens": s.worker.config().kv_tokens, "max_batch_prefill_tokens": s.worker.config().prefill_chunk, "max_client_batch_size": 1,
         "router": "textgen", "version": env!("CARGO_PKG_VERSION"),
     }))
     .into_response()

@@ -1,18 +1,19 @@
-//! The inference threads: `max_concurrent` of them take requests from one bounded queue (first come, first
-//! served) and stream each request's text back over a channel. Concurrent requests advance token by token
-//! in turn (each has its own KV cache; the forward passes share the model's worker pool). Model work never
-//! runs on the async runtime.
+//! The bridge from HTTP handlers to the engine's continuous-batching scheduler: a request's prompts become
+//! scheduler requests whose output flows back over a channel. Model work never runs on the async runtime.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
-use textgen_core::engine::{Engine, EngineError, Flow, Generation};
+use crate::error::ApiError;
+use axum::http::StatusCode;
+use std::sync::Arc;
+use textgen_core::engine::{
+    BatchConfig, BatchStats, Engine, EngineError, Flow, Generation, Piece, Scheduler, Sink,
+};
 use textgen_core::sampling::GenerationParams;
 use tokio::sync::mpsc::UnboundedSender;
 
-/// What a request hears back from the inference thread.
+/// What a request hears back from the scheduler.
 #[derive(Debug)]
 pub enum Event {
-    /// Generation of this request started (it left the queue).
+    /// Generation of one of this request's prompts started (it left the queue).
     Started,
     /// A generated token of prompt `prompt`, completion `index`, and the text that became final with it.
     Piece {
@@ -36,24 +37,20 @@ pub enum Event {
     },
 }
 
-/// One queued request: prompts (token ids) and validated parameters.
+/// One request: prompts (token ids) and validated parameters.
 pub struct Job {
     /// Prompts, each generated with `params`.
     pub prompts: Vec<Vec<u32>>,
     /// Validated parameters.
     pub params: GenerationParams,
-    /// Where events go; a closed channel (client gone) cancels generation at the next token.
+    /// Where events go; a closed channel (client gone) cancels generation at the next step.
     pub events: UnboundedSender<Event>,
 }
 
-/// Handle to the inference thread.
-#[derive(Clone)]
+/// Handle to the scheduler, with the queue limit.
 pub struct Worker {
-    tx: mpsc::SyncSender<Job>,
-    /// Requests waiting in the queue.
-    pub queued: Arc<AtomicUsize>,
-    /// Requests being generated.
-    pub running: Arc<AtomicUsize>,
+    scheduler: Scheduler,
+    max_queue: usize,
 }
 
 /// The request ran past its time limit.
@@ -73,73 +70,118 @@ pub async fn next_event(
     }
 }
 
-/// The queue is full.
-#[derive(Debug)]
-pub struct QueueFull;
+/// Sends one prompt's output to its request's channel.
+struct ChannelSink {
+    prompt: usize,
+    events: UnboundedSender<Event>,
+}
 
-impl Worker {
-    /// Starts `max_concurrent` inference threads sharing a queue of `max_queue` waiting requests.
-    pub fn start(
-        engine: Arc<Engine>,
-        max_queue: usize,
-        max_concurrent: usize,
-    ) -> std::io::Result<Self> {
-        let (tx, rx) = mpsc::sync_channel::<Job>(max_queue);
-        let rx = Arc::new(std::sync::Mutex::new(rx));
-        let queued = Arc::new(AtomicUsize::new(0));
-        let running = Arc::new(AtomicUsize::new(0));
-        for i in 0..max_concurrent.max(1) {
-            let (q, r, rx, engine) = (queued.clone(), running.clone(), rx.clone(), engine.clone());
-            std::thread::Builder::new()
-                .name(format!("textgen-inference-{i}"))
-                .spawn(move || loop {
-                    let job = match rx.lock().unwrap_or_else(|p| p.into_inner()).recv() {
-                        Ok(job) => job,
-                        Err(_) => return,
-                    };
-                    q.fetch_sub(1, Ordering::SeqCst);
-                    r.fetch_add(1, Ordering::SeqCst);
-                    run(&engine, job);
-                    r.fetch_sub(1, Ordering::SeqCst);
-                })?;
-        }
-        Ok(Self {
-            tx,
-            queued,
-            running,
-        })
+impl Sink for ChannelSink {
+    fn started(&mut self) {
+        let _ = self.events.send(Event::Started);
     }
 
-    /// Queues a job, or refuses it when the queue is full.
-    pub fn submit(&self, job: Job) -> Result<(), QueueFull> {
-        self.queued.fetch_add(1, Ordering::SeqCst);
-        self.tx.try_send(job).map_err(|_| {
-            self.queued.fetch_sub(1, Ordering::SeqCst);
-            QueueFull
-        })
+    fn piece(&mut self, p: Piece) -> Flow {
+        let e = Event::Piece {
+            prompt: self.prompt,
+            index: p.index,
+            text: p.text.to_string(),
+            token: p.token,
+            logprob: p.logprob,
+        };
+        match self.events.send(e) {
+            Ok(()) => Flow::Continue,
+            Err(_) => Flow::Stop,
+        }
+    }
+
+    fn done(&mut self, result: Result<Generation, EngineError>) {
+        let _ = self.events.send(Event::Done {
+            prompt: self.prompt,
+            result,
+        });
+    }
+
+    fn cancelled(&self) -> bool {
+        self.events.is_closed()
     }
 }
 
-fn run(engine: &Engine, job: Job) {
-    if job.events.send(Event::Started).is_err() {
-        return;
+impl Worker {
+    /// Starts the scheduler thread with limits `cfg`; at most `max_queue` prompts wait for admission.
+    pub fn start(engine: Arc<Engine>, max_queue: usize, cfg: BatchConfig) -> std::io::Result<Self> {
+        Ok(Self {
+            scheduler: Scheduler::start(engine, cfg)?,
+            max_queue,
+        })
     }
-    for (p, prompt) in job.prompts.iter().enumerate() {
-        let result = engine.generate(prompt, &job.params, |piece| {
-            let e = Event::Piece {
-                prompt: p,
-                index: piece.index,
-                text: piece.text.to_string(),
-                token: piece.token,
-                logprob: piece.logprob,
-            };
-            match job.events.send(e) {
-                Ok(()) => Flow::Continue,
-                Err(_) => Flow::Stop,
-            }
-        });
-        if job.events.send(Event::Done { prompt: p, result }).is_err() {
-            return;
+
+    /// Queues a job, or refuses it: 400 when a prompt can never run (context or KV budget), 429 when the
+    /// queue is full, 503 when the scheduler is gone.
+    pub fn submit(&self, job: Job) -> Result<(), ApiError> {
+        for p in &job.prompts {
+            self.scheduler
+                .check(p.len(), &job.params)
+                .map_err(refusal)?;
         }
+        if self.scheduler.waiting() + job.prompts.len() > self.max_queue {
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "queue_full",
+                "the server is busy: too many queued requests; retry later",
+            ));
+        }
+        for (prompt, ids) in job.prompts.into_iter().enumerate() {
+            let sink = ChannelSink {
+                prompt,
+                events: job.events.clone(),
+            };
+            self.scheduler
+                .submit(ids, job.params.clone(), Box::new(sink))
+                .map_err(refusal)?;
+        }
+        Ok(())
+    }
+
+    /// Prompts waiting for admission.
+    pub fn queued(&self) -> usize {
+        self.scheduler.waiting()
+    }
+
+    /// Prompts being generated.
+    pub fn running(&self) -> usize {
+        self.scheduler.running()
+    }
+
+    /// The scheduler's limits.
+    pub fn config(&self) -> BatchConfig {
+        self.scheduler.config()
+    }
+
+    /// What the scheduler's step loop has done so far.
+    pub fn stats(&self) -> BatchStats {
+        self.scheduler.stats()
+    }
+}
+
+/// The HTTP answer to a request the scheduler refuses.
+fn refusal(e: EngineError) -> ApiError {
+    match e {
+        EngineError::PromptTooLong { .. } => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "context_length_exceeded",
+            e.to_string(),
+        ),
+        EngineError::KvBudget { .. } => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "kv_cache_budget_exceeded",
+            e.to_string(),
+        ),
+        EngineError::Stopped => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            e.to_string(),
+        ),
+        e => ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e.to_string()),
     }
 }

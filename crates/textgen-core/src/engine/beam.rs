@@ -3,8 +3,7 @@
 //! `num_beams` unfinished ones continue, and finished ones compete for `num_beams` slots with score
 //! `sum of log-probabilities / generated_length^length_penalty`.
 
-use super::{Engine, EngineError};
-use crate::model::{KvCache, Scratch};
+use crate::model::KvCache;
 use crate::sampling::params::{BeamParams, GenerationParams};
 use crate::sampling::processors::{apply_penalties, PenaltyScratch};
 use crate::sampling::sampler::log_sum_exp;
@@ -12,62 +11,92 @@ use crate::sampling::sampler::log_sum_exp;
 /// Score given to impossible or excluded entries (transformers uses the same constant).
 const NEG: f32 = -1.0e9;
 
+/// One running hypothesis.
 struct Beam {
     tokens: Vec<u32>,
     score: f32,
-    cache: KvCache,
 }
 
-/// Runs beam search from a prefilled `cache` whose next-token logits are `logits`; returns the best
-/// `num_return_sequences` hypotheses (generated ids, score), best first.
-#[allow(clippy::too_many_arguments)]
-pub fn beam_search(
-    e: &Engine,
-    prompt: &[u32],
-    params: &GenerationParams,
-    b: &BeamParams,
-    eog: &[u32],
+/// The state of one beam search between forward passes. The caller runs the model: it feeds each running
+/// beam's last token and hands back the next-token logits of every beam to `advance`.
+pub struct BeamSearch {
+    params: BeamParams,
+    keep: usize,
     budget: usize,
-    cache: KvCache,
-    logits: Vec<f32>,
-    scratch: &mut Scratch,
-) -> Result<Vec<(Vec<u32>, f32)>, EngineError> {
-    let nb = b.num_beams;
-    let vocab = e.model.cfg.vocab_size;
-    let keep = 2.max(1 + eog.len()) * nb;
-    let mut running: Vec<Beam> = (0..nb)
-        .map(|i| Beam {
-            tokens: Vec::new(),
-            score: if i == 0 { 0.0 } else { NEG },
-            cache: cache.clone(),
-        })
-        .collect();
-    let mut beam_logits: Vec<Vec<f32>> = vec![logits; nb];
-    // Finished slots: (score, tokens, finished).
-    let mut finished: Vec<(f32, Vec<u32>, bool)> = vec![(NEG, Vec::new(), false); nb];
-    let mut heuristic_unsatisfied = true;
-    let mut pscratch = PenaltyScratch::default();
-    let mut seq = Vec::with_capacity(prompt.len() + budget);
-    let mut cands: Vec<(f32, usize, u32)> = Vec::with_capacity(nb * vocab);
-    if budget == 0 {
-        return Ok(Vec::new());
+    step: usize,
+    running: Vec<Beam>,
+    /// Finished slots: (score, tokens, finished).
+    finished: Vec<(f32, Vec<u32>, bool)>,
+    heuristic_unsatisfied: bool,
+    pscratch: PenaltyScratch,
+    seq: Vec<u32>,
+    cands: Vec<(f32, usize, u32)>,
+}
+
+impl BeamSearch {
+    /// A search of `b.num_beams` beams for up to `budget` new tokens; every beam starts from the prompt
+    /// (only beam 0 counts at first, as in transformers).
+    pub fn new(b: &BeamParams, eog: &[u32], budget: usize) -> Self {
+        let nb = b.num_beams;
+        Self {
+            params: b.clone(),
+            keep: 2.max(1 + eog.len()) * nb,
+            budget,
+            step: 0,
+            running: (0..nb)
+                .map(|i| Beam {
+                    tokens: Vec::new(),
+                    score: if i == 0 { 0.0 } else { NEG },
+                })
+                .collect(),
+            finished: vec![(NEG, Vec::new(), false); nb],
+            heuristic_unsatisfied: true,
+            pscratch: PenaltyScratch::default(),
+            seq: Vec::new(),
+            cands: Vec::new(),
+        }
     }
-    for step in 0..budget {
+
+    /// Number of running beams (each needs its logits for the next `advance`).
+    pub fn beams(&self) -> usize {
+        self.running.len()
+    }
+
+    /// The last token of running beam `i` (to feed to the model).
+    pub fn last_token(&self, i: usize) -> Option<u32> {
+        self.running.get(i).and_then(|b| b.tokens.last().copied())
+    }
+
+    /// One step: `logits[i]` are the next-token logits of running beam `i` (modified in place). Returns the
+    /// parent of each new running beam (the caller reorders the caches: a parent's cache goes to its last
+    /// child, copies to the others), or `None` when the search is over.
+    pub fn advance(
+        &mut self,
+        params: &GenerationParams,
+        prompt: &[u32],
+        eog: &[u32],
+        logits: &mut [&mut [f32]],
+    ) -> Option<Vec<usize>> {
+        let (nb, b) = (self.params.num_beams, &self.params);
+        if self.budget == 0 {
+            return None;
+        }
+        let cands = &mut self.cands;
         cands.clear();
-        for (i, beam) in running.iter().enumerate() {
-            let lp = &mut beam_logits[i];
+        for (i, beam) in self.running.iter().enumerate() {
+            let lp = &mut *logits[i];
             let lse = log_sum_exp(lp);
             lp.iter_mut().for_each(|l| *l -= lse);
-            seq.clear();
-            seq.extend_from_slice(prompt);
-            seq.extend_from_slice(&beam.tokens);
+            self.seq.clear();
+            self.seq.extend_from_slice(prompt);
+            self.seq.extend_from_slice(&beam.tokens);
             apply_penalties(
                 &params.penalties,
                 lp,
-                &seq,
+                &self.seq,
                 prompt.len(),
                 eog,
-                &mut pscratch,
+                &mut self.pscratch,
             );
             cands.extend(
                 lp.iter()
@@ -78,35 +107,36 @@ pub fn beam_search(
         let cmp = |a: &(f32, usize, u32), b: &(f32, usize, u32)| {
             b.0.total_cmp(&a.0).then((a.1, a.2).cmp(&(b.1, b.2)))
         };
-        if keep < cands.len() {
-            cands.select_nth_unstable_by(keep - 1, cmp);
+        if self.keep < cands.len() {
+            cands.select_nth_unstable_by(self.keep - 1, cmp);
         }
-        cands.truncate(keep);
+        cands.truncate(self.keep);
         cands.sort_unstable_by(cmp);
-        let gen_len = step + 1;
-        let at_limit = gen_len >= budget;
+        let gen_len = self.step + 1;
+        self.step += 1;
+        let at_limit = gen_len >= self.budget;
         let hits: Vec<bool> = cands
             .iter()
             .map(|c| at_limit || eog.contains(&c.2))
             .collect();
 
         // Finished hypotheses: only candidates ranked among the first num_beams count.
-        let full_and_early = b.early_stopping && finished.iter().all(|f| f.2);
+        let full_and_early = b.early_stopping && self.finished.iter().all(|f| f.2);
         for (k, c) in cands.iter().enumerate().take(nb) {
-            if !hits[k] || full_and_early || !heuristic_unsatisfied {
+            if !hits[k] || full_and_early || !self.heuristic_unsatisfied {
                 continue;
             }
             let score = c.0 / (gen_len as f32).powf(b.length_penalty);
             let worst = (0..nb)
-                .min_by(|&x, &y| finished[x].0.total_cmp(&finished[y].0))
+                .min_by(|&x, &y| self.finished[x].0.total_cmp(&self.finished[y].0))
                 .unwrap_or(0);
-            if score > finished[worst].0 {
-                let mut tokens = running[c.1].tokens.clone();
+            if score > self.finished[worst].0 {
+                let mut tokens = self.running[c.1].tokens.clone();
                 tokens.push(c.2);
-                finished[worst] = (score, tokens, true);
+                self.finished[worst] = (score, tokens, true);
             }
         }
-        finished.sort_by(|x, y| y.0.total_cmp(&x.0));
+        self.finished.sort_by(|x, y| y.0.total_cmp(&x.0));
 
         // Next running beams: the best unfinished continuations.
         let mut order: Vec<usize> = (0..cands.len()).collect();
@@ -117,54 +147,67 @@ pub fn beam_search(
         });
         let all_hit = hits.iter().all(|&h| h);
         let chosen = &order[..nb.min(order.len())];
-        // Each parent's cache goes to its last child and is copied for the others.
-        let mut children = vec![0usize; nb];
-        for &k in chosen {
-            children[cands[k].1] += 1;
-        }
-        let mut parents: Vec<Option<Beam>> = running.drain(..).map(Some).collect();
+        let mut parents = Vec::with_capacity(chosen.len());
+        let mut next = Vec::with_capacity(chosen.len());
         for &k in chosen {
             let (score, p, tok) = cands[k];
-            children[p] -= 1;
-            let (mut tokens, cache) = match (children[p], &mut parents[p]) {
-                (0, slot) => match slot.take() {
-                    Some(b) => (b.tokens, b.cache),
-                    None => continue,
-                },
-                (_, Some(b)) => (b.tokens.clone(), b.cache.clone()),
-                (_, None) => continue,
-            };
+            let mut tokens = self.running[p].tokens.clone();
             tokens.push(tok);
-            running.push(Beam {
+            next.push(Beam {
                 tokens,
                 score: score + if hits[k] { NEG } else { 0.0 },
-                cache,
             });
+            parents.push(p);
         }
+        self.running = next;
 
         // Stop conditions (transformers' early-stop heuristic).
         let cur_gen = gen_len as f32;
-        let best_possible = running[0].score / cur_gen.powf(b.length_penalty);
-        let worst_finished = if finished.iter().all(|f| f.2) {
-            finished.iter().map(|f| f.0).fold(f32::INFINITY, f32::min)
+        let best_possible = self.running[0].score / cur_gen.powf(b.length_penalty);
+        let worst_finished = if self.finished.iter().all(|f| f.2) {
+            self.finished
+                .iter()
+                .map(|f| f.0)
+                .fold(f32::INFINITY, f32::min)
         } else {
             NEG
         };
-        heuristic_unsatisfied &= best_possible > worst_finished;
-        let full = finished.iter().all(|f| f.2) && b.early_stopping;
-        if !heuristic_unsatisfied || full || all_hit || at_limit {
-            break;
+        self.heuristic_unsatisfied &= best_possible > worst_finished;
+        let full = self.finished.iter().all(|f| f.2) && b.early_stopping;
+        if !self.heuristic_unsatisfied || full || all_hit || at_limit {
+            return None;
         }
-        for (beam, lp) in running.iter_mut().zip(beam_logits.iter_mut()) {
-            let last = beam.tokens[beam.tokens.len() - 1];
-            e.model
-                .forward(&e.pool, &[last], &mut beam.cache, scratch, 0, lp)?;
-        }
+        Some(parents)
     }
-    Ok(finished
-        .into_iter()
-        .filter(|f| f.2)
-        .take(b.num_return_sequences)
-        .map(|f| (f.1, f.0))
-        .collect())
+
+    /// The best `num_return_sequences` finished hypotheses (generated ids, score), best first.
+    pub fn results(self) -> Vec<(Vec<u32>, f32)> {
+        self.finished
+            .into_iter()
+            .filter(|f| f.2)
+            .take(self.params.num_return_sequences)
+            .map(|f| (f.1, f.0))
+            .collect()
+    }
+}
+
+/// Moves caches to the beams chosen by `advance`: a parent's cache goes to its last child, copies to the
+/// others (so a beam that continues alone is never copied).
+pub fn reorder_caches(caches: Vec<KvCache>, parents: &[usize]) -> Vec<KvCache> {
+    let mut children = vec![0usize; caches.len()];
+    for &p in parents {
+        children[p] += 1;
+    }
+    let mut slots: Vec<Option<KvCache>> = caches.into_iter().map(Some).collect();
+    let mut out = Vec::with_capacity(parents.len());
+    for &p in parents {
+        children[p] -= 1;
+        let cache = if children[p] == 0 {
+            slots[p].take()
+        } else {
+            slots[p].clone()
+        };
+        out.extend(cache);
+    }
+    out
 }

@@ -3,7 +3,10 @@
 use super::config::LlamaConfig;
 
 /// Keys and values of every layer for the tokens a sequence has processed so far, in f32.
-#[derive(Clone, Debug)]
+///
+/// Storage is allocated zeroed, so the pages a sequence never reaches are never touched (the operating
+/// system backs them lazily); a clone copies only the filled positions.
+#[derive(Debug)]
 pub struct KvCache {
     kv_dim: usize,
     capacity: usize,
@@ -29,6 +32,41 @@ impl KvCache {
                 .map(|_| vec![0.0; capacity * kv_dim])
                 .collect(),
         }
+    }
+
+    /// Bytes of keys and values per token for a model with config `cfg`.
+    pub fn bytes_per_token(cfg: &LlamaConfig) -> usize {
+        cfg.n_layer * 2 * cfg.kv_dim() * std::mem::size_of::<f32>()
+    }
+
+    /// An empty cache of the same shape holding up to `capacity` tokens.
+    pub fn with_capacity_like(&self, capacity: usize) -> Self {
+        let n = capacity * self.kv_dim;
+        Self {
+            kv_dim: self.kv_dim,
+            capacity,
+            len: 0,
+            k: self.k.iter().map(|_| vec![0.0; n]).collect(),
+            v: self.v.iter().map(|_| vec![0.0; n]).collect(),
+        }
+    }
+
+    /// Copies positions `0..n` of `src` (a cache of the same model) into this cache, replacing its contents.
+    /// `n` is capped by both caches' sizes; returns the positions copied.
+    pub fn copy_prefix(&mut self, src: &KvCache, n: usize) -> usize {
+        if src.kv_dim != self.kv_dim || src.k.len() != self.k.len() {
+            return 0;
+        }
+        let n = n.min(src.len).min(self.capacity);
+        let m = n * self.kv_dim;
+        for (dst, from) in self.k.iter_mut().zip(&src.k) {
+            dst[..m].copy_from_slice(&from[..m]);
+        }
+        for (dst, from) in self.v.iter_mut().zip(&src.v) {
+            dst[..m].copy_from_slice(&from[..m]);
+        }
+        self.len = n;
+        n
     }
 
     /// A cache that holds nothing (a placeholder for a moved-out cache).
@@ -83,5 +121,13 @@ impl KvCache {
     /// Marks `n` more positions as filled.
     pub(crate) fn advance(&mut self, n: usize) {
         self.len += n;
+    }
+}
+
+impl Clone for KvCache {
+    fn clone(&self) -> Self {
+        let mut c = self.with_capacity_like(self.capacity);
+        c.copy_prefix(self, self.len);
+        c
     }
 }

@@ -52,6 +52,26 @@ pub struct Scratch {
     inv_freq: Vec<f32>,
     cos: Vec<f32>,
     sin: Vec<f32>,
+    spans: Vec<Span>,
+    row_span: Vec<usize>,
+}
+
+/// Where one batch item's rows sit: first row in the batch, first position in its cache, row count.
+#[derive(Clone, Copy, Default)]
+struct Span {
+    row: usize,
+    start: usize,
+    len: usize,
+}
+
+/// One sequence's part of a batched forward pass.
+pub struct BatchItem<'a> {
+    /// New tokens, appended at the cache's current position.
+    pub tokens: &'a [u32],
+    /// The sequence's cache.
+    pub cache: &'a mut KvCache,
+    /// Rows `tokens[logits_from..]` produce logits (`tokens.len()` for none).
+    pub logits_from: usize,
 }
 
 fn resize(v: &mut Vec<f32>, n: usize) {
@@ -151,22 +171,58 @@ impl Llama {
         logits_from: usize,
         logits: &mut Vec<f32>,
     ) -> Result<(), ModelError> {
+        let mut batch = [BatchItem {
+            tokens,
+            cache,
+            logits_from,
+        }];
+        self.forward_batch(pool, &mut batch, scratch, logits)
+    }
+
+    /// Runs several sequences through the model in one pass: their token rows share every matmul, and each
+    /// attends only over its own cache. Each row's result is bit-identical to running its sequence alone.
+    ///
+    /// Writes the logits of each item's rows `tokens[logits_from..]`, item after item, into `logits`.
+    pub fn forward_batch(
+        &self,
+        pool: &Pool,
+        batch: &mut [BatchItem],
+        scratch: &mut Scratch,
+        logits: &mut Vec<f32>,
+    ) -> Result<(), ModelError> {
         let c = &self.cfg;
-        let (t_n, d, kv_dim, hd) = (tokens.len(), c.n_embd, c.kv_dim(), c.head_dim);
-        let start = cache.len();
-        if start + t_n > cache.capacity() {
-            return Err(ModelError::ContextFull {
-                need: start + t_n,
-                capacity: cache.capacity(),
-            });
-        }
-        if let Some(&id) = tokens.iter().find(|&&id| id as usize >= c.vocab_size) {
-            return Err(ModelError::TokenOutOfRange {
-                id,
-                vocab: c.vocab_size,
-            });
+        let (d, kv_dim, hd) = (c.n_embd, c.kv_dim(), c.head_dim);
+        for item in batch.iter() {
+            let need = item.cache.len() + item.tokens.len();
+            if need > item.cache.capacity() {
+                return Err(ModelError::ContextFull {
+                    need,
+                    capacity: item.cache.capacity(),
+                });
+            }
+            if let Some(&id) = item.tokens.iter().find(|&&id| id as usize >= c.vocab_size) {
+                return Err(ModelError::TokenOutOfRange {
+                    id,
+                    vocab: c.vocab_size,
+                });
+            }
         }
         let s = scratch;
+        s.spans.clear();
+        let mut t_n = 0;
+        let mut n_out = 0;
+        let mut longest = 0;
+        for item in batch.iter() {
+            let (start, len) = (item.cache.len(), item.tokens.len());
+            s.spans.push(Span {
+                row: t_n,
+                start,
+                len,
+            });
+            t_n += len;
+            n_out += len.saturating_sub(item.logits_from);
+            longest = longest.max(start + len);
+        }
         for (v, n) in [
             (&mut s.x, t_n * d),
             (&mut s.xn, t_n * d),
@@ -176,23 +232,35 @@ impl Llama {
             (&mut s.att, t_n * d),
             (&mut s.gate, t_n * c.n_ff),
             (&mut s.up, t_n * c.n_ff),
-            (&mut s.scores, pool.threads() * cache.capacity()),
+            (&mut s.scores, pool.threads() * longest),
             (&mut s.cos, t_n * c.rope_dim / 2),
             (&mut s.sin, t_n * c.rope_dim / 2),
         ] {
             resize(v, n);
         }
-        for (t, &id) in tokens.iter().enumerate() {
-            self.tok_embd
-                .dequantize_row(id as usize, &mut s.x[t * d..(t + 1) * d]);
+        s.row_span.clear();
+        for (i, (item, span)) in batch.iter().zip(&s.spans).enumerate() {
+            for (t, &id) in item.tokens.iter().enumerate() {
+                let row = span.row + t;
+                self.tok_embd
+                    .dequantize_row(id as usize, &mut s.x[row * d..(row + 1) * d]);
+                s.row_span.push(i);
+            }
         }
         if s.inv_freq.len() != c.rope_dim / 2 {
             rope_inv_freq(c.rope_base, c.rope_dim, &mut s.inv_freq);
         }
         let half = c.rope_dim / 2;
-        for t in 0..t_n {
-            let r = t * half..(t + 1) * half;
-            rope_angles(start + t, &s.inv_freq, &mut s.cos[r.clone()], &mut s.sin[r]);
+        for span in &s.spans {
+            for t in 0..span.len {
+                let r = (span.row + t) * half..(span.row + t + 1) * half;
+                rope_angles(
+                    span.start + t,
+                    &s.inv_freq,
+                    &mut s.cos[r.clone()],
+                    &mut s.sin[r],
+                );
+            }
         }
 
         for (l, layer) in self.layers.iter().enumerate() {
@@ -208,10 +276,22 @@ impl Llama {
                 rope_interleaved(&mut s.q[t * d..(t + 1) * d], hd, cs, sn);
                 rope_interleaved(&mut s.k[t * kv_dim..(t + 1) * kv_dim], hd, cs, sn);
             }
-            let (kc, vc) = cache.layer_mut(l, start, t_n);
-            kc.copy_from_slice(&s.k);
-            vc.copy_from_slice(&s.v);
-            self.attention(pool, cache, l, start, t_n, &s.q, &mut s.scores, &mut s.att);
+            for (item, span) in batch.iter_mut().zip(&s.spans) {
+                let rows = span.row * kv_dim..(span.row + span.len) * kv_dim;
+                let (kc, vc) = item.cache.layer_mut(l, span.start, span.len);
+                kc.copy_from_slice(&s.k[rows.clone()]);
+                vc.copy_from_slice(&s.v[rows]);
+            }
+            self.attention(
+                pool,
+                batch,
+                &s.spans,
+                &s.row_span,
+                l,
+                &s.q,
+                &mut s.scores,
+                &mut s.att,
+            );
             matmul(pool, &layer.wo, &s.att, &mut s.xn);
             add_assign(&mut s.x, &s.xn);
 
@@ -222,26 +302,35 @@ impl Llama {
             matmul(pool, &layer.w_down, &s.gate, &mut s.xn);
             add_assign(&mut s.x, &s.xn);
         }
-        cache.advance(t_n);
+        for (item, span) in batch.iter_mut().zip(&s.spans) {
+            item.cache.advance(span.len);
+        }
 
-        let n_out = t_n.saturating_sub(logits_from);
-        let xs = &s.x[logits_from.min(t_n) * d..];
+        // Gather the rows that want logits (contiguous per item) in front of `q`, normalise into `xn`.
+        let mut out_row = 0;
+        for (item, span) in batch.iter().zip(&s.spans) {
+            for t in item.logits_from.min(span.len)..span.len {
+                let from = (span.row + t) * d;
+                s.q[out_row * d..(out_row + 1) * d].copy_from_slice(&s.x[from..from + d]);
+                out_row += 1;
+            }
+        }
         let xn = &mut s.xn[..n_out * d];
-        rms_norm(xs, &self.output_norm, c.rms_eps, xn);
+        rms_norm(&s.q[..n_out * d], &self.output_norm, c.rms_eps, xn);
         logits.resize(n_out * c.vocab_size, 0.0);
         matmul(pool, &self.output, xn, logits);
         Ok(())
     }
 
-    /// Causal grouped-query attention of `t_n` new query rows at positions `start..` over the cache.
+    /// Causal grouped-query attention of every new row over its own sequence's cache.
     #[allow(clippy::too_many_arguments)]
     fn attention(
         &self,
         pool: &Pool,
-        cache: &KvCache,
+        batch: &[BatchItem],
+        spans: &[Span],
+        row_span: &[usize],
         layer: usize,
-        start: usize,
-        t_n: usize,
         q: &[f32],
         scores: &mut [f32],
         out: &mut [f32],
@@ -250,24 +339,28 @@ impl Llama {
         let (d, hd, kv_dim) = (c.n_embd, c.head_dim, c.kv_dim());
         let group = c.n_head / c.n_head_kv;
         let scale = 1.0 / (hd as f32).sqrt();
-        let (kc, vc) = cache.layer(layer, start + t_n);
+        let t_n = row_span.len();
+        let longest = scores.len() / pool.threads();
         let (sp, op) = (SyncPtr::new(scores), SyncPtr::new(out));
-        let cap = cache.capacity();
         let isa = detect();
         pool.for_each_chunk(t_n * c.n_head, 1, &|i, items| {
-            // SAFETY: participant i alone uses scores[i*cap..(i+1)*cap]; each item's output head is its own.
-            let sc_all = unsafe { sp.slice(i * cap, cap) };
+            // SAFETY: participant i alone uses scores[i*longest..(i+1)*longest]; each item's output head is its own.
+            let sc_all = unsafe { sp.slice(i * longest, longest) };
             for item in items {
-                let (t, h) = (item / c.n_head, item % c.n_head);
+                let (row, h) = (item / c.n_head, item % c.n_head);
+                let span = &spans[row_span[row]];
+                let (kc, vc) = batch[row_span[row]]
+                    .cache
+                    .layer(layer, span.start + span.len);
                 let g = h / group;
-                let n_ctx = start + t + 1;
-                let qh = &q[t * d + h * hd..][..hd];
+                let n_ctx = span.start + (row - span.row) + 1;
+                let qh = &q[row * d + h * hd..][..hd];
                 let sc = &mut sc_all[..n_ctx];
                 for (p, s) in sc.iter_mut().enumerate() {
                     *s = dot_f32(isa, qh, &kc[p * kv_dim + g * hd..][..hd]) * scale;
                 }
                 softmax(sc);
-                let o = unsafe { op.slice(t * d + h * hd, hd) };
+                let o = unsafe { op.slice(row * d + h * hd, hd) };
                 o.fill(0.0);
                 for (p, &w) in sc.iter().enumerate() {
                     axpy(isa, w, &vc[p * kv_dim + g * hd..][..hd], o);

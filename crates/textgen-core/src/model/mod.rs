@@ -6,7 +6,7 @@ pub mod llama;
 
 pub use config::LlamaConfig;
 pub use kv_cache::KvCache;
-pub use llama::{Llama, Scratch};
+pub use llama::{BatchItem, Llama, Scratch};
 
 use crate::weights::GgufError;
 

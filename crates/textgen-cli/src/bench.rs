@@ -41,8 +41,8 @@ pub struct Args {
     /// Batched mode: tokens generated per request.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=8192))]
     gen_tokens: u32,
-    /// Batched mode: prompt tokens processed per step (llama-batched-bench's default batch is 2048).
-    #[arg(long, default_value_t = 2048, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    /// Batched mode: prompt tokens processed per step (llama-batched-bench -ub 512 processes 512).
+    #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=65536))]
     prefill_chunk: u32,
 }
 

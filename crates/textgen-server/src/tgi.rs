@@ -212,9 +212,12 @@ pub async fn generate(State(s): State<Arc<AppState>>, headers: HeaderMap, body: 
     if r.details {
         let mut d = sequence_details(&s, &r, b, c);
         d["prefill"] = if r.decoder_input_details {
-            match s.engine.prompt_logprobs(&r.prompt) {
-                Ok(lps) => r.prompt.iter().zip(lps).map(|(&id, lp)| json!({"id": id, "text": s.engine.tokenizer.token_text(id), "logprob": lp})).collect(),
-                Err(e) => return ApiError::new(StatusCode::BAD_REQUEST, "generation_failed", e.to_string()).into_response(),
+            // A whole-prompt forward pass: off the async runtime.
+            let (engine, prompt) = (s.engine.clone(), r.prompt.clone());
+            match tokio::task::spawn_blocking(move || engine.prompt_logprobs(&prompt)).await {
+                Ok(Ok(lps)) => r.prompt.iter().zip(lps).map(|(&id, lp)| json!({"id": id, "text": s.engine.tokenizer.token_text(id), "logprob": lp})).collect(),
+                Ok(Err(e)) => return ApiError::new(StatusCode::BAD_REQUEST, "generation_failed", e.to_string()).into_response(),
+                Err(_) => return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the prompt scoring task failed").into_response(),
             }
         } else {
             json!([])

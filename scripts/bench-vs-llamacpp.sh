@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Measures textgen against llama.cpp on the same GGUF, same machine, same run, same threads and sizes, and
+# prints a table of ratios (textgen / llama.cpp). Every speed claim in README comes from this script.
+#
+# Usage: scripts/bench-vs-llamacpp.sh [--tests decode,prefill,batched,start,ppl] [--threads 1,2] [--reps 3]
+#                                     [--quants Q4_1,Q8_0,Q4_K_M] [--model FILE]
+# llama.cpp comes from the PyPI package llama-cpp-python (its sdist vendors llama.cpp): built once with cmake
+# (~10 min on 2 cores) and cached under ~/.cache/textgen/llamacpp. Other quantizations of the model are made
+# with llama.cpp's llama-quantize and cached under ~/.cache/textgen/quants. Tests alternate llama.cpp and
+# textgen run by run, so machine drift hits both alike.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+LLAMA_CPP_PYTHON="llama-cpp-python==0.3.36"
+cache="${XDG_CACHE_HOME:-$HOME/.cache}/textgen"
+src="$cache/llamacpp/llama_cpp_python-0.3.36/vendor/llama.cpp"
+bin="$src/build/bin"
+targets=(llama-bench llama-batched-bench llama-perplexity llama-completion llama-quantize)
+
+need_build=0
+for t in "${targets[@]}"; do [ -x "$bin/$t" ] || need_build=1; done
+if [ "$need_build" = 1 ]; then
+  command -v cmake >/dev/null || { apt-get update -qq && apt-get install -y -qq cmake >/dev/null; }
+  mkdir -p "$cache/llamacpp"
+  if [ ! -d "$src" ]; then
+    echo "fetching llama.cpp (sdist of $LLAMA_CPP_PYTHON) from PyPI..." >&2
+    python3 -m pip download --quiet --no-deps --no-binary :all: --disable-pip-version-check \
+      "$LLAMA_CPP_PYTHON" -d "$cache/llamacpp" >&2
+    tar xzf "$cache/llamacpp"/llama_cpp_python-0.3.36.tar.gz -C "$cache/llamacpp"
+  fi
+  echo "building llama.cpp (once; cached)..." >&2
+  cmake -S "$src" -B "$src/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF \
+    -DLLAMA_BUILD_TESTS=OFF >/dev/null
+  cmake --build "$src/build" -j"$(nproc)" --target "${targets[@]}" >/dev/null
+fi
+
+scripts/fetch-default-model.sh
+cargo build --release --locked --quiet
+export LD_LIBRARY_PATH="$bin${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+exec python3 scripts/bench_vs_llamacpp.py --llama-bin "$bin" --textgen target/release/textgen \
+  --quant-dir "$cache/quants" "$@"

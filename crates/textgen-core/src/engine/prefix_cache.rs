@@ -76,3 +76,77 @@ impl PrefixCache {
         self.entries.back().map(|e| (n, &e.cache))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::LlamaConfig;
+
+    fn cfg() -> LlamaConfig {
+        LlamaConfig {
+            n_layer: 2,
+            n_embd: 8,
+            n_ff: 16,
+            n_head: 2,
+            n_head_kv: 1,
+            head_dim: 4,
+            rope_dim: 4,
+            rope_base: 10000.0,
+            rms_eps: 1e-5,
+            n_ctx_train: 64,
+            vocab_size: 32,
+        }
+    }
+
+    /// A cache of capacity `cap` whose first `len` positions are filled.
+    fn filled(cap: usize, len: usize) -> KvCache {
+        let mut src = KvCache::new(&cfg(), len);
+        for l in 0..2 {
+            let (k, v) = src.layer_mut(l, 0, len);
+            k.iter_mut().enumerate().for_each(|(i, x)| *x = i as f32);
+            v.iter_mut().enumerate().for_each(|(i, x)| *x = -(i as f32));
+        }
+        src.advance(len);
+        let mut c = KvCache::new(&cfg(), cap);
+        c.copy_prefix(&src, len);
+        c
+    }
+
+    #[test]
+    fn the_longest_shared_prefix_wins_and_entries_are_trimmed() {
+        let mut p = PrefixCache::new(4);
+        p.insert(vec![1, 2, 3, 4, 9], &filled(32, 4));
+        p.insert(vec![1, 2, 7, 7], &filled(32, 4));
+        assert_eq!(p.tokens_held(), 8, "entries keep their filled positions only");
+        let (n, c) = p.best(&[1, 2, 3, 5]).expect("a match");
+        assert_eq!((n, c.len()), (3, 4));
+        assert!(p.best(&[5, 5]).is_none());
+    }
+
+    #[test]
+    fn an_extension_replaces_its_prefix_and_the_oldest_goes_first() {
+        let mut p = PrefixCache::new(2);
+        p.insert(vec![1, 2], &filled(8, 2));
+        p.insert(vec![1, 2, 3, 4], &filled(8, 4));
+        assert_eq!(p.tokens_held(), 4, "the shorter entry was redundant");
+        p.insert(vec![5, 6], &filled(8, 2));
+        p.insert(vec![7, 8], &filled(8, 2));
+        assert_eq!(p.tokens_held(), 4, "at most two entries");
+        assert!(p.best(&[1, 2]).is_none(), "the oldest was dropped");
+        assert!(p.evict_oldest());
+        assert!(p.evict_oldest());
+        assert!(!p.evict_oldest());
+    }
+
+    #[test]
+    fn copies_are_exact_and_clones_copy_only_filled_positions() {
+        let src = filled(16, 5);
+        let mut dst = KvCache::new(&cfg(), 16);
+        assert_eq!(dst.copy_prefix(&src, 3), 3);
+        assert_eq!(dst.layer(1, 3), src.layer(1, 3));
+        let c = src.clone();
+        assert_eq!((c.len(), c.capacity()), (5, 16));
+        assert_eq!(c.layer(0, 5), src.layer(0, 5));
+        assert_eq!(common_prefix(&[1, 2, 3], &[1, 2, 4, 5]), 2);
+    }
+}

@@ -117,7 +117,11 @@ mod tests {
         let mut p = PrefixCache::new(4);
         p.insert(vec![1, 2, 3, 4, 9], &filled(32, 4));
         p.insert(vec![1, 2, 7, 7], &filled(32, 4));
-        assert_eq!(p.tokens_held(), 8, "entries keep their filled positions only");
+        assert_eq!(
+            p.tokens_held(),
+            8,
+            "entries keep their filled positions only"
+        );
         let (n, c) = p.best(&[1, 2, 3, 5]).expect("a match");
         assert_eq!((n, c.len()), (3, 4));
         assert!(p.best(&[5, 5]).is_none());

@@ -37,18 +37,6 @@ pub struct Args {
     /// Seconds a request may take, queueing included (then it is cancelled with a 503); 0 = no limit.
     #[arg(long, env = "TEXTGEN_REQUEST_TIMEOUT", default_value_t = 600)]
     request_timeout: u64,
-    /// Request log format on stderr (one line per request; prompts are never logged).
-    #[arg(long, env = "TEXTGEN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
-    log_format: LogFormat,
-}
-
-/// How request log lines are written.
-#[derive(clap::ValueEnum, Clone, Copy, Debug)]
-enum LogFormat {
-    /// `ID METHOD ROUTE STATUS MSms tokens=P+C`.
-    Text,
-    /// One JSON object per line.
-    Json,
 }
 
 /// Runs the subcommand until SIGTERM/SIGINT.
@@ -69,7 +57,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
         max_body_bytes: a.max_body_bytes as usize,
         drain_timeout: Duration::from_secs(a.drain_timeout),
         request_timeout: (a.request_timeout > 0).then(|| Duration::from_secs(a.request_timeout)),
-        log_json: matches!(a.log_format, LogFormat::Json),
+        log_json: crate::term::log_json(),
         model_id,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -598,3 +598,29 @@ fn concurrent_requests_progress_together_and_match_their_solo_output() {
         "https://example.com"
     );
 }
+
+#[test]
+fn playground_page_is_served_self_contained_and_open() {
+    let s = Server::start(&["--api-key", "secret"]);
+    let mut r = agent().get(&s.url("/")).call().expect("request sent");
+    assert_eq!(r.status().as_u16(), 200);
+    let ctype = r
+        .headers()
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(ctype, "text/html; charset=utf-8");
+    let page = r.body_mut().read_to_string().unwrap();
+    assert!(page.contains("<title>textgen playground</title>"), "{page}");
+    for route in ["/v1/chat/completions", "/v1/completions", "Authorization"] {
+        assert!(page.contains(route), "the page uses {route}");
+    }
+    assert!(
+        !page.contains("http://") && !page.contains("https://") && !page.contains("src="),
+        "the page loads nothing from elsewhere"
+    );
+    // The API behind it still wants the key.
+    assert_eq!(get(&s, "/v1/models").0, 401);
+}

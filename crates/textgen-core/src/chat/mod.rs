@@ -2,6 +2,7 @@
 //! `tokenizer_config.json`) rendered with minijinja the way transformers' `apply_chat_template` renders it.
 
 mod config;
+mod strftime;
 mod template;
 mod tojson;
 

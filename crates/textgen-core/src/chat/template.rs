@@ -64,11 +64,12 @@ impl ChatTemplate {
     pub fn new(source: &str, bos: &str, eos: &str) -> Result<Self, ChatError> {
         let mut env = Environment::new();
         // transformers: ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True) with
-        // loop controls, `raise_exception`, and a `tojson` that does not escape HTML.
+        // loop controls, `raise_exception`, `strftime_now`, and a `tojson` that does not escape HTML.
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(true);
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         env.add_function("raise_exception", raise_exception);
+        env.add_function("strftime_now", super::strftime::strftime_now);
         env.add_filter("tojson", super::tojson::tojson);
         env.add_template_owned("chat", source.to_string())
             .map_err(|e| ChatError(e.to_string()))?;

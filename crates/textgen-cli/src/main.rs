@@ -101,12 +101,22 @@ impl Failure {
     }
 }
 
-/// `textgen PROMPT [FLAGS]` is shorthand for `textgen generate PROMPT [FLAGS]`.
+/// `textgen PROMPT [FLAGS]` is shorthand for `textgen generate PROMPT [FLAGS]` (global flags such as
+/// `--quiet` may come first).
 fn with_default_subcommand(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
-    let first = args.get(1).and_then(|a| a.to_str()).unwrap_or("");
+    let mut at = 1;
+    while let Some(a) = args.get(at).and_then(|a| a.to_str()) {
+        match a {
+            "-q" | "--quiet" => at += 1,
+            "--log-format" => at += 2,
+            _ if a.starts_with("--log-format=") => at += 1,
+            _ => break,
+        }
+    }
+    let first = args.get(at).and_then(|a| a.to_str()).unwrap_or("");
     let is_top_level_flag = matches!(first, "-h" | "--help" | "-V" | "--version");
-    if args.len() == 1 || !(SUBCOMMANDS.contains(&first) || is_top_level_flag) {
-        args.insert(1, "generate".into());
+    if at >= args.len() || !(SUBCOMMANDS.contains(&first) || is_top_level_flag) {
+        args.insert(at.min(args.len()), "generate".into());
     }
     args
 }
@@ -136,5 +146,41 @@ fn main() -> ExitCode {
             }
             ExitCode::from(f.code)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_default_subcommand;
+
+    fn expand(args: &[&str]) -> Vec<String> {
+        let args = args.iter().map(|a| a.into()).collect();
+        with_default_subcommand(args)
+            .into_iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn generate_is_the_default_after_global_flags() {
+        assert_eq!(expand(&["t"]), ["t", "generate"]);
+        assert_eq!(
+            expand(&["t", "hi", "-n", "3"]),
+            ["t", "generate", "hi", "-n", "3"]
+        );
+        assert_eq!(expand(&["t", "chat"]), ["t", "chat"]);
+        assert_eq!(expand(&["t", "-q", "hi"]), ["t", "-q", "generate", "hi"]);
+        assert_eq!(
+            expand(&["t", "--log-format", "json", "serve"]),
+            ["t", "--log-format", "json", "serve"]
+        );
+        assert_eq!(
+            expand(&["t", "--log-format=json"]),
+            ["t", "--log-format=json", "generate"]
+        );
+        assert_eq!(
+            expand(&["t", "--quiet", "--help"]),
+            ["t", "--quiet", "--help"]
+        );
     }
 }

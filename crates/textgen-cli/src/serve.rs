@@ -1,7 +1,9 @@
 //! `textgen serve`: the HTTP server (OpenAI-compatible API, health, metrics).
 
 use crate::model_args::ModelArgs;
+use crate::template_args::load_template;
 use crate::Failure;
+use std::path::PathBuf;
 use std::time::Duration;
 use textgen_server::ServerConfig;
 
@@ -10,6 +12,9 @@ use textgen_server::ServerConfig;
 pub struct Args {
     #[command(flatten)]
     model: ModelArgs,
+    /// Chat template for /v1/chat/completions instead of the model's: a tokenizer_config.json or a Jinja file.
+    #[arg(long, env = "TEXTGEN_CHAT_TEMPLATE", value_name = "FILE")]
+    chat_template: Option<PathBuf>,
     /// Address to listen on (the container image sets 0.0.0.0).
     #[arg(long, env = "TEXTGEN_HOST", default_value = "127.0.0.1")]
     host: String,
@@ -66,7 +71,12 @@ pub fn run(a: Args) -> Result<(), Failure> {
         .build()
         .map_err(Failure::new)?;
     let model = a.model.clone();
-    let load = move || model.load().map_err(|f| f.message);
+    let template_path = a.chat_template;
+    let load = move || {
+        let engine = model.load().map_err(|f| f.message)?;
+        let template = load_template(template_path.as_deref(), &engine).map_err(|f| f.message)?;
+        Ok((engine, template))
+    };
     rt.block_on(textgen_server::serve(cfg, load))
         .map_err(|e| Failure::new(format!("server: {e}")))
 }

@@ -284,12 +284,11 @@ async fn gate(slot: Arc<OnceLock<Router>>, req: Request) -> Response {
 }
 
 /// The handlers' state for a loaded engine (starts the inference thread).
-fn app_state(cfg: &ServerConfig, engine: Engine) -> std::io::Result<Arc<AppState>> {
-    let (template, warning) = textgen_core::chat::model_template(&engine.tokenizer)
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
-    if let Some(w) = warning {
-        eprintln!("warning: {w}");
-    }
+fn app_state(
+    cfg: &ServerConfig,
+    engine: Engine,
+    template: ChatTemplate,
+) -> std::io::Result<Arc<AppState>> {
     let engine = Arc::new(engine);
     Ok(Arc::new(AppState {
         worker: worker::Worker::start(engine.clone(), cfg.max_queue, cfg.max_concurrent)?,
@@ -307,10 +306,10 @@ fn app_state(cfg: &ServerConfig, engine: Engine) -> std::io::Result<Arc<AppState
 }
 
 /// Listens at once (every route answers 503 `loading` while `load` runs on a blocking thread), then serves
-/// the loaded engine until SIGTERM/SIGINT, drains in-flight requests and returns.
+/// the loaded engine with its chat template until SIGTERM/SIGINT, drains in-flight requests and returns.
 pub async fn serve<F>(cfg: ServerConfig, load: F) -> std::io::Result<()>
 where
-    F: FnOnce() -> Result<Engine, String> + Send + 'static,
+    F: FnOnce() -> Result<(Engine, ChatTemplate), String> + Send + 'static,
 {
     let addr: SocketAddr = format!("{}:{}", cfg.host, cfg.port).parse().map_err(|e| {
         std::io::Error::new(
@@ -336,14 +335,14 @@ where
     let loaded = tokio::task::spawn_blocking(load)
         .await
         .map_err(std::io::Error::other)?;
-    let engine = match loaded {
-        Ok(e) => e,
+    let (engine, template) = match loaded {
+        Ok(loaded) => loaded,
         Err(message) => {
             server.abort();
             return Err(std::io::Error::other(message));
         }
     };
-    let app = app_state(&cfg, engine)?;
+    let app = app_state(&cfg, engine, template)?;
     let _ = slot.set(router(app.clone(), &cfg));
     let _ = state.set(app);
     eprintln!("model loaded: ready");

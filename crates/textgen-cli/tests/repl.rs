@@ -1,5 +1,5 @@
 //! `textgen chat` in a real terminal (a tmux pane): two turns, `/save`, Ctrl-C during a reply (the REPL
-//! stays, the prompt returns), `/reset`, and `/bye`. Fails (never skips) when tmux is missing.
+//! stays, the prompt returns), `/reset`, a multi-line message and `/bye`. Fails (never skips) when tmux is missing.
 
 mod common;
 
@@ -136,11 +136,12 @@ fn repl_two_turns_ctrl_c_stops_a_reply_and_reset() {
         .collect();
     assert_eq!(roles, ["user", "assistant", "user", "assistant"]);
 
-    // A long reply, stopped by Ctrl-C as soon as it starts streaming.
-    pane.type_line("Write a very long story about a dragon who learns to cook.");
-    let before = pane.screen().trim_end().len();
+    // A long reply, stopped by Ctrl-C once it streams (so the key reaches the reply, not the prompt).
+    let ask = "Write a very long story about a dragon who learns to cook.";
+    pane.type_line(ask);
     pane.wait("the long reply to start", 60, |s| {
-        s.trim_end().len() > before + 20
+        s.split_once(ask)
+            .is_some_and(|(_, reply)| reply.chars().filter(|c| !c.is_whitespace()).count() > 20)
     });
     pane.keys(&["C-c"]);
     let s = pane.wait("the prompt after Ctrl-C", 30, |s| at_prompt(s, 5));
@@ -154,8 +155,14 @@ fn repl_two_turns_ctrl_c_stops_a_reply_and_reset() {
     pane.wait("the reset", 10, |s| {
         s.contains("(conversation cleared)") && at_prompt(s, 6)
     });
-    pane.type_line("What is the capital of France?");
+    // A multi-line message between triple quotes.
+    pane.type_line("\"\"\"What is the capital");
+    pane.wait("the continuation prompt", 10, |s| {
+        s.trim_end().lines().last() == Some("...")
+    });
+    pane.type_line("of France?\"\"\"");
     let s = pane.wait("a reply after the reset", 60, |s| at_prompt(s, 7));
+    assert!(s.contains("... of France?"), "{s}");
     assert!(s.matches("Paris").count() >= 2, "{s}");
 
     pane.type_line("/bye");

@@ -33,10 +33,10 @@ struct Cli {
 }
 
 const EXAMPLES: &str = "Examples:
-  textgen \"Once upon a time\"                      generate (shorthand for `textgen generate`)
-  textgen generate \"Hello\" --temperature 0 -n 32  greedy, 32 tokens
-  textgen generate --chat \"What is Rust?\"         the prompt as a user message, in the chat template
-  textgen chat --system \"Be brief.\"               interactive chat (/help inside)
+  textgen \"Once upon a time\"                        generate (shorthand for `textgen generate`)
+  textgen generate \"Hello\" --temperature 0 -n 32    greedy, 32 tokens
+  textgen generate --chat \"What is Rust?\"           the prompt as a user message, in the chat template
+  textgen chat --system \"Be brief.\"                 interactive chat (/help inside)
   echo \"What is the capital of France?\" | textgen chat --greedy
   textgen perplexity --file notes.txt --ctx 512
   textgen serve --port 8080                         OpenAI-compatible HTTP API, playground at /
@@ -68,7 +68,7 @@ enum Command {
 const CHAT_EXAMPLES: &str = "Examples:
   textgen chat                                      REPL: /reset, /save FILE, /help, \"\"\" for multi-line
   textgen chat --system \"You are a pirate.\" --temperature 0.7
-  printf 'Hi!\\nWhat is 2+2?\\n' | textgen chat --greedy   one reply per line
+  printf 'Hi!\\nWhat is 2+2?\\n' | textgen chat --greedy    one reply per line
   textgen chat --greedy < conversation.json         the next reply to a saved conversation (/save)";
 
 const SUBCOMMANDS: &[&str] = &[

@@ -476,3 +476,33 @@ fn errors_as_json_lines_and_no_colour_off_a_terminal() {
         stderr(&o)
     );
 }
+
+#[test]
+fn a_model_without_template_gets_chatml_and_a_warning_quiet_silences_it() {
+    let tiny = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../textgen-core/tests/fixtures/tiny-llama/model.gguf"
+    );
+    let run = |extra: &[&str]| {
+        let mut args = vec!["generate", "--chat", "hi", "-m", tiny, "-n", "1", "--echo"];
+        args.extend(extra);
+        let o = textgen(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        o
+    };
+    let o = run(&[]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout)
+            .starts_with("<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"),
+        "{:?}",
+        o.stdout
+    );
+    assert_eq!(
+        stderr(&o),
+        "warning: the model has no chat template; using ChatML\n"
+    );
+    assert_eq!(stderr(&run(&["--quiet"])), "");
+    let line: serde_json::Value =
+        serde_json::from_str(&stderr(&run(&["--log-format", "json"]))).unwrap();
+    assert_eq!(line["level"], "warning");
+}

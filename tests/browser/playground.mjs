@@ -1,5 +1,6 @@
 // Headless Chromium loads the playground of a real `textgen serve`, sends a chat message and sees the
-// reply stream in piece by piece; the screenshot goes to target/playground.png.
+// reply stream in piece by piece, then completes a prompt in the other tab; screenshots go to
+// target/playground.png and target/playground-complete.png.
 // Usage (from the repository root): node tests/browser/playground.mjs [TEXTGEN_BINARY] [MODEL]
 import { spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
@@ -80,8 +81,22 @@ try {
   if (!reply.includes("Paris")) throw new Error(`the reply does not mention Paris: ${JSON.stringify(reply)}`);
   if (!/tok\/s/.test(stats)) throw new Error(`no token rate shown: ${JSON.stringify(stats)}`);
   if (await page.$(".msg.error")) throw new Error("the page shows an error");
+  // The completion tab streams a continuation of the prompt.
+  await page.click("#tab-complete");
+  await page.fill("#max_tokens", "16");
+  await page.fill("#cprompt", "Once upon a time, there was a little");
+  await page.click("#csend");
+  await page.waitForFunction(() => {
+    const g = document.querySelector("#completion .generated");
+    return g && g.textContent.length > 0 && !document.getElementById("csend").disabled;
+  });
+  const continuation = await page.textContent("#completion .generated");
+  await page.screenshot({ path: "target/playground-complete.png", fullPage: true });
+  if (!continuation.startsWith(" girl named Emma")) throw new Error(`unexpected continuation ${JSON.stringify(continuation)}`);
+  if (await page.$("#completion .error")) throw new Error("the completion tab shows an error");
   console.log(`playground test passed: ${lengths.length} streamed updates, reply ${JSON.stringify(reply)}, ${stats}`);
-  console.log("screenshot: target/playground.png");
+  console.log(`completion: ${JSON.stringify(continuation)}`);
+  console.log("screenshots: target/playground.png, target/playground-complete.png");
   await browser.close();
   server.removeAllListeners("exit");
   server.kill("SIGTERM");

@@ -30,3 +30,8 @@ pub fn set_streaming(on: bool) {
 pub fn requested() -> bool {
     REQUESTED.load(Ordering::SeqCst)
 }
+
+/// Forgets a handled interruption (the chat goes on after Ctrl-C stopped a reply).
+pub fn reset() {
+    REQUESTED.store(false, Ordering::SeqCst);
+}

@@ -2,12 +2,18 @@
 
 mod bench;
 mod bench_parallel;
+mod chat;
+mod completions;
 mod generate;
 mod healthcheck;
 mod interrupt;
 mod model_args;
 mod perplexity;
+mod progress;
+mod sampling_args;
 mod serve;
+mod template_args;
+mod term;
 mod tokenize;
 
 use clap::{Parser, Subcommand};
@@ -19,18 +25,33 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// No warnings, banners or progress on stderr (errors still show).
+    #[arg(long, short = 'q', global = true)]
+    quiet: bool,
+    /// Diagnostics and the server's request log on stderr: plain text or JSON lines.
+    #[arg(long, global = true, env = "TEXTGEN_LOG_FORMAT", value_enum, default_value_t = term::LogFormat::Text)]
+    log_format: term::LogFormat,
 }
 
 const EXAMPLES: &str = "Examples:
-  textgen \"Once upon a time\"                      generate (shorthand for `textgen generate`)
-  textgen generate \"Hello\" --temperature 0 -n 32  greedy, 32 tokens
+  textgen \"Once upon a time\"                        generate (shorthand for `textgen generate`)
+  textgen generate \"Hello\" --temperature 0 -n 32    greedy, 32 tokens
+  textgen generate --chat \"What is Rust?\"           the prompt as a user message, in the chat template
+  textgen chat --system \"Be brief.\"                 interactive chat (/help inside)
+  echo \"What is the capital of France?\" | textgen chat --greedy
   textgen perplexity --file notes.txt --ctx 512
-  textgen serve --port 8080                         OpenAI-compatible HTTP API";
+  textgen serve --port 8080                         OpenAI-compatible HTTP API, playground at /
+  textgen completions bash > ~/.local/share/bash-completion/completions/textgen
+
+Colours only on a terminal and never with NO_COLOR set; --quiet silences warnings and progress.";
 
 #[derive(Subcommand)]
 enum Command {
     /// Generate a continuation of a prompt, streamed to stdout.
     Generate(Box<generate::Args>),
+    /// Chat with the model: a REPL on a terminal, one message per line (or a JSON conversation) from a pipe.
+    #[command(after_help = CHAT_EXAMPLES)]
+    Chat(Box<chat::Args>),
     /// Perplexity of a text file, computed as llama.cpp's llama-perplexity does.
     Perplexity(perplexity::Args),
     /// Show the token ids of a text.
@@ -41,10 +62,20 @@ enum Command {
     Serve(Box<serve::Args>),
     /// Exit 0 when the local server is healthy (for container health checks).
     Healthcheck(healthcheck::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(completions::Args),
 }
+
+const CHAT_EXAMPLES: &str = "Examples:
+  textgen chat                                      REPL: /reset, /save FILE, /help, \"\"\" for multi-line
+  textgen chat --system \"You are a pirate.\" --temperature 0.7
+  printf 'Hi!\\nWhat is 2+2?\\n' | textgen chat --greedy    one reply per line
+  textgen chat --greedy < conversation.json         the next reply to a saved conversation (/save)";
 
 const SUBCOMMANDS: &[&str] = &[
     "generate",
+    "chat",
+    "completions",
     "perplexity",
     "tokenize",
     "bench",
@@ -71,37 +102,86 @@ impl Failure {
     }
 }
 
-/// `textgen PROMPT [FLAGS]` is shorthand for `textgen generate PROMPT [FLAGS]`.
+/// `textgen PROMPT [FLAGS]` is shorthand for `textgen generate PROMPT [FLAGS]` (global flags such as
+/// `--quiet` may come first).
 fn with_default_subcommand(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
-    let first = args.get(1).and_then(|a| a.to_str()).unwrap_or("");
+    let mut at = 1;
+    while let Some(a) = args.get(at).and_then(|a| a.to_str()) {
+        match a {
+            "-q" | "--quiet" => at += 1,
+            "--log-format" => at += 2,
+            _ if a.starts_with("--log-format=") => at += 1,
+            _ => break,
+        }
+    }
+    let first = args.get(at).and_then(|a| a.to_str()).unwrap_or("");
     let is_top_level_flag = matches!(first, "-h" | "--help" | "-V" | "--version");
-    if args.len() == 1 || !(SUBCOMMANDS.contains(&first) || is_top_level_flag) {
-        args.insert(1, "generate".into());
+    if at >= args.len() || !(SUBCOMMANDS.contains(&first) || is_top_level_flag) {
+        args.insert(at.min(args.len()), "generate".into());
     }
     args
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse_from(with_default_subcommand(std::env::args_os().collect()));
+    term::init(cli.quiet, cli.log_format);
     // The server handles its own signals (graceful drain); every other command uses the simple handler.
     if !matches!(cli.command, Command::Serve(_)) {
         interrupt::install();
     }
     let result = match cli.command {
         Command::Generate(a) => generate::run(*a),
+        Command::Chat(a) => chat::run(*a),
         Command::Perplexity(a) => perplexity::run(a),
         Command::Tokenize(a) => tokenize::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Serve(a) => serve::run(*a),
         Command::Healthcheck(a) => healthcheck::run(a),
+        Command::Completions(a) => completions::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
             if !f.message.is_empty() {
-                eprintln!("error: {}", f.message);
+                term::error(&f.message);
             }
             ExitCode::from(f.code)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_default_subcommand;
+
+    fn expand(args: &[&str]) -> Vec<String> {
+        let args = args.iter().map(|a| a.into()).collect();
+        with_default_subcommand(args)
+            .into_iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn generate_is_the_default_after_global_flags() {
+        assert_eq!(expand(&["t"]), ["t", "generate"]);
+        assert_eq!(
+            expand(&["t", "hi", "-n", "3"]),
+            ["t", "generate", "hi", "-n", "3"]
+        );
+        assert_eq!(expand(&["t", "chat"]), ["t", "chat"]);
+        assert_eq!(expand(&["t", "-q", "hi"]), ["t", "-q", "generate", "hi"]);
+        assert_eq!(
+            expand(&["t", "--log-format", "json", "serve"]),
+            ["t", "--log-format", "json", "serve"]
+        );
+        assert_eq!(
+            expand(&["t", "--log-format=json"]),
+            ["t", "--log-format=json", "generate"]
+        );
+        assert_eq!(
+            expand(&["t", "--quiet", "--help"]),
+            ["t", "--quiet", "--help"]
+        );
     }
 }

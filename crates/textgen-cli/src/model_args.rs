@@ -46,7 +46,8 @@ impl ModelArgs {
             .threads
             .map(usize::from)
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-        match load_gguf(&self.model) {
+        let label = format!("loading {}", self.model.display());
+        match crate::progress::with_spinner(&label, || load_gguf(&self.model)) {
             Ok((model, tokenizer)) => Ok(Engine::new(model, tokenizer, threads)),
             Err(LoadError::NotFound(p)) => Err(not_found(&p)),
             Err(e) => Err(Failure::new(format!("cannot load model: {e}"))),

@@ -1,7 +1,9 @@
 //! `textgen serve`: the HTTP server (OpenAI-compatible API, health, metrics).
 
 use crate::model_args::ModelArgs;
+use crate::template_args::load_template;
 use crate::Failure;
+use std::path::PathBuf;
 use std::time::Duration;
 use textgen_server::ServerConfig;
 
@@ -10,6 +12,9 @@ use textgen_server::ServerConfig;
 pub struct Args {
     #[command(flatten)]
     model: ModelArgs,
+    /// Chat template for /v1/chat/completions instead of the model's: a tokenizer_config.json or a Jinja file.
+    #[arg(long, env = "TEXTGEN_CHAT_TEMPLATE", value_name = "FILE")]
+    chat_template: Option<PathBuf>,
     /// Address to listen on (the container image sets 0.0.0.0).
     #[arg(long, env = "TEXTGEN_HOST", default_value = "127.0.0.1")]
     host: String,
@@ -49,18 +54,6 @@ pub struct Args {
     /// Seconds a request may take, queueing included (then it is cancelled with a 503); 0 = no limit.
     #[arg(long, env = "TEXTGEN_REQUEST_TIMEOUT", default_value_t = 600)]
     request_timeout: u64,
-    /// Request log format on stderr (one line per request; prompts are never logged).
-    #[arg(long, env = "TEXTGEN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
-    log_format: LogFormat,
-}
-
-/// How request log lines are written.
-#[derive(clap::ValueEnum, Clone, Copy, Debug)]
-enum LogFormat {
-    /// `ID METHOD ROUTE STATUS MSms tokens=P+C`.
-    Text,
-    /// One JSON object per line.
-    Json,
 }
 
 /// Runs the subcommand until SIGTERM/SIGINT.
@@ -84,7 +77,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
         max_body_bytes: a.max_body_bytes as usize,
         drain_timeout: Duration::from_secs(a.drain_timeout),
         request_timeout: (a.request_timeout > 0).then(|| Duration::from_secs(a.request_timeout)),
-        log_json: matches!(a.log_format, LogFormat::Json),
+        log_json: crate::term::log_json(),
         model_id,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -93,7 +86,12 @@ pub fn run(a: Args) -> Result<(), Failure> {
         .build()
         .map_err(Failure::new)?;
     let model = a.model.clone();
-    let load = move || model.load().map_err(|f| f.message);
+    let template_path = a.chat_template;
+    let load = move || {
+        let engine = model.load().map_err(|f| f.message)?;
+        let template = load_template(template_path.as_deref(), &engine).map_err(|f| f.message)?;
+        Ok((engine, template))
+    };
     rt.block_on(textgen_server::serve(cfg, load))
         .map_err(|e| Failure::new(format!("server: {e}")))
 }

@@ -268,3 +268,241 @@ fn generation_config_supplies_defaults_and_flags_win() {
     assert_eq!(v["tokens"].as_array().unwrap().len(), 2);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Runs `textgen ARGS --model M` with `input` on stdin (a pipe, not a terminal).
+fn with_stdin(args: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    let m = model();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_textgen"))
+        .args(args)
+        .args(["--model", m.to_str().unwrap(), "--threads", "2"])
+        .env_remove("TEXTGEN_MODEL")
+        .env_remove("TEXTGEN_THREADS")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("textgen runs");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.as_bytes()).unwrap();
+    drop(stdin);
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn chat_piped_answers_each_line_and_knows_paris() {
+    let o = with_stdin(
+        &["chat", "--greedy", "-n", "48"],
+        "What is the capital of France?\n\nAnd what is the capital of Italy?\n",
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout.clone()).unwrap();
+    let replies: Vec<&str> = out.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(replies.len() >= 2, "{out:?}");
+    assert!(replies[0].contains("Paris"), "{out:?}");
+    assert!(out.contains("Rome"), "{out:?}");
+    assert!(
+        stderr(&o).is_empty(),
+        "a pipe gets no banner: {}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn chat_reads_a_json_conversation_and_saves_one() {
+    let dir = std::env::temp_dir().join(format!("textgen-chat-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let saved = dir.join("c.json");
+    let o = with_stdin(
+        &[
+            "chat",
+            "--greedy",
+            "-n",
+            "32",
+            "--system",
+            "You are a geography teacher.",
+        ],
+        &format!(
+            "What is the capital of France?\n/save {}\n",
+            saved.display()
+        ),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let conv: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+    let roles: Vec<&str> = conv.iter().map(|m| m["role"].as_str().unwrap()).collect();
+    assert_eq!(roles, ["system", "user", "assistant"]);
+    let first_reply = conv[2]["content"].as_str().unwrap().to_string();
+    assert!(!first_reply.trim().is_empty(), "{conv:?}");
+
+    // The saved conversation, piped back, gets the same next reply as a fresh run would.
+    let again = std::fs::read_to_string(&saved).unwrap();
+    let without_reply = serde_json::to_string(&conv[..2]).unwrap();
+    let o = with_stdin(&["chat", "--greedy", "-n", "32"], &without_reply);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        String::from_utf8(o.stdout).unwrap().trim_end(),
+        first_reply.trim_end()
+    );
+    let o = with_stdin(
+        &["chat", "--greedy", "-n", "8"],
+        &again.replace("role", "rule"),
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("JSON array of {role, content} messages"),
+        "{}",
+        stderr(&o)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn generate_chat_renders_the_template() {
+    let o = with_model(&[
+        "generate",
+        "--chat",
+        "What is the capital of France?",
+        "--greedy",
+        "-n",
+        "32",
+        "--echo",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        out.starts_with("<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n"),
+        "{out:?}"
+    );
+    assert!(out.contains("Paris"), "{out:?}");
+    let o = with_model(&["generate", "hi", "--system", "x"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("need --chat"), "{}", stderr(&o));
+}
+
+#[test]
+fn chat_template_file_replaces_the_models() {
+    let dir = std::env::temp_dir().join(format!("textgen-tpl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let jinja = dir.join("t.jinja");
+    std::fs::write(
+        &jinja,
+        "{% for m in messages %}[{{ m.role }}] {{ m.content }}\n{% endfor %}{{ eos_token }}",
+    )
+    .unwrap();
+    let gemma = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../textgen-core/tests/fixtures/chat_templates/gemma.json"
+    );
+    let o = with_model(&[
+        "generate",
+        "--chat",
+        "Hi",
+        "--chat-template",
+        jinja.to_str().unwrap(),
+        "-n",
+        "0",
+        "--echo",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        String::from_utf8(o.stdout).unwrap(),
+        "[user] Hi\n<|im_end|>\n"
+    );
+    let o = with_model(&[
+        "generate",
+        "--chat",
+        "Hi",
+        "--system",
+        "S",
+        "--chat-template",
+        gemma,
+        "-n",
+        "0",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("System role not supported"),
+        "{}",
+        stderr(&o)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn completions_for_each_shell() {
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef textgen"),
+        ("fish", "complete -c textgen"),
+    ] {
+        let o = textgen(&["completions", shell]);
+        assert!(o.status.success(), "{shell}: {}", stderr(&o));
+        let out = String::from_utf8(o.stdout).unwrap();
+        assert!(
+            out.contains(marker) && out.contains("chat"),
+            "{shell}: {out}"
+        );
+    }
+    assert_eq!(textgen(&["completions", "tcsh"]).status.code(), Some(2));
+}
+
+#[test]
+fn errors_as_json_lines_and_no_colour_off_a_terminal() {
+    let o = textgen(&[
+        "generate",
+        "hi",
+        "--model",
+        "/nonexistent.gguf",
+        "--log-format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let line: serde_json::Value = serde_json::from_str(stderr(&o).trim()).unwrap();
+    assert_eq!(line["level"], "error");
+    assert!(line["message"]
+        .as_str()
+        .unwrap()
+        .contains("/nonexistent.gguf"));
+    let o = textgen(&["hi", "--model", "/nonexistent.gguf"]);
+    assert!(
+        stderr(&o).starts_with("error: model file not found"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        !stderr(&o).contains('\x1b'),
+        "colours off a terminal: {:?}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_model_without_template_gets_chatml_and_a_warning_quiet_silences_it() {
+    let tiny = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../textgen-core/tests/fixtures/tiny-llama/model.gguf"
+    );
+    let run = |extra: &[&str]| {
+        let mut args = vec!["generate", "--chat", "hi", "-m", tiny, "-n", "1", "--echo"];
+        args.extend(extra);
+        let o = textgen(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        o
+    };
+    let o = run(&[]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout)
+            .starts_with("<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"),
+        "{:?}",
+        o.stdout
+    );
+    assert_eq!(
+        stderr(&o),
+        "warning: the model has no chat template; using ChatML\n"
+    );
+    assert_eq!(stderr(&run(&["--quiet"])), "");
+    let line: serde_json::Value =
+        serde_json::from_str(&stderr(&run(&["--log-format", "json"]))).unwrap();
+    assert_eq!(line["level"], "warning");
+}

@@ -664,3 +664,65 @@ fn sixteen_batched_streams_match_solo_and_the_kv_budget_is_enforced() {
         );
     }
 }
+
+#[test]
+fn playground_page_is_served_self_contained_and_open() {
+    let s = Server::start(&["--api-key", "secret"]);
+    let mut r = agent().get(&s.url("/")).call().expect("request sent");
+    assert_eq!(r.status().as_u16(), 200);
+    let ctype = r
+        .headers()
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(ctype, "text/html; charset=utf-8");
+    let page = r.body_mut().read_to_string().unwrap();
+    assert!(page.contains("<title>textgen playground</title>"), "{page}");
+    for route in ["/v1/chat/completions", "/v1/completions", "Authorization"] {
+        assert!(page.contains(route), "the page uses {route}");
+    }
+    assert!(
+        !page.contains("http://") && !page.contains("https://") && !page.contains("src="),
+        "the page loads nothing from elsewhere"
+    );
+    // The API behind it still wants the key.
+    assert_eq!(get(&s, "/v1/models").0, 401);
+}
+
+#[test]
+fn chat_template_flag_replaces_the_models_template() {
+    let dir = std::env::temp_dir().join(format!("textgen-serve-tpl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("t.jinja");
+    std::fs::write(
+        &path,
+        "{% if messages[0].role == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}\
+         {{ messages[0].content }}",
+    )
+    .unwrap();
+    let s = Server::start(&["--chat-template", path.to_str().unwrap()]);
+    let ask = |messages: Value| {
+        post(
+            &s,
+            "/v1/chat/completions",
+            &json!({"messages": messages, "max_tokens": 1, "temperature": 0}),
+        )
+    };
+    // "Hello world" is two tokens (19556, 905); the model's own template would add ~30 more.
+    let (st, v) = ask(json!([{"role": "user", "content": "Hello world"}]));
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["usage"]["prompt_tokens"], 2, "{v}");
+    let (st, v) =
+        ask(json!([{"role": "system", "content": "x"}, {"role": "user", "content": "y"}]));
+    assert_error(st, &v, 400, Some("messages"));
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("System role not supported"),
+        "{v}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

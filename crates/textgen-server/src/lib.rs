@@ -1,5 +1,5 @@
 //! textgen-server: the HTTP face of the engine. OpenAI-compatible completions and chat (plain and SSE),
-//! TGI-compatible generate (plain and SSE), tokenize/detokenize, health and Prometheus metrics; inference runs on its own thread behind a bounded
+//! TGI-compatible generate (plain and SSE), tokenize/detokenize, health, Prometheus metrics and a web playground at `/`; inference runs on its own thread behind a bounded
 //! queue, and every client error is a 4xx with an OpenAI-style JSON body.
 
 mod admin;
@@ -8,6 +8,7 @@ mod metrics;
 mod openai;
 mod request;
 mod tgi;
+mod ui;
 mod worker;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
@@ -22,7 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
-use textgen_core::chat::{ChatTemplate, FALLBACK_TEMPLATE};
+use textgen_core::chat::ChatTemplate;
 use textgen_core::engine::Engine;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
@@ -125,7 +126,8 @@ pub(crate) fn timeout_error() -> ApiError {
 
 async fn auth(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     if let Some(key) = &s.api_key {
-        let open = matches!(req.uri().path(), "/health" | "/metrics");
+        // The playground page is static; the API calls it makes carry the key.
+        let open = matches!(req.uri().path(), "/" | "/health" | "/metrics");
         let given = req
             .headers()
             .get(header::AUTHORIZATION)
@@ -206,6 +208,7 @@ async fn observe(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Re
 /// The router with every route and layer.
 fn router(state: Arc<AppState>, cfg: &ServerConfig) -> Router {
     let mut app = Router::new()
+        .route("/", get(ui::playground))
         .route("/health", get(admin::health))
         .route("/metrics", get(admin::metrics))
         .route("/v1/models", get(admin::models))
@@ -287,26 +290,11 @@ async fn gate(slot: Arc<OnceLock<Router>>, req: Request) -> Response {
 }
 
 /// The handlers' state for a loaded engine (starts the inference thread).
-fn app_state(cfg: &ServerConfig, engine: Engine) -> std::io::Result<Arc<AppState>> {
-    let fallback = || {
-        ChatTemplate::new(FALLBACK_TEMPLATE, "", "")
-            .map_err(|e| std::io::Error::other(e.to_string()))
-    };
-    let template = match engine
-        .tokenizer
-        .chat_template()
-        .map(|src| ChatTemplate::new(src, "", ""))
-    {
-        Some(Ok(t)) => t,
-        Some(Err(e)) => {
-            eprintln!("warning: the model's chat template does not compile ({e}); using ChatML");
-            fallback()?
-        }
-        None => {
-            eprintln!("warning: the model has no chat template; using ChatML");
-            fallback()?
-        }
-    };
+fn app_state(
+    cfg: &ServerConfig,
+    engine: Engine,
+    template: ChatTemplate,
+) -> std::io::Result<Arc<AppState>> {
     let per_token = textgen_core::model::KvCache::bytes_per_token(&engine.model.cfg).max(1);
     let batch = textgen_core::engine::BatchConfig {
         max_sequences: cfg.max_concurrent.max(1),
@@ -331,10 +319,10 @@ fn app_state(cfg: &ServerConfig, engine: Engine) -> std::io::Result<Arc<AppState
 }
 
 /// Listens at once (every route answers 503 `loading` while `load` runs on a blocking thread), then serves
-/// the loaded engine until SIGTERM/SIGINT, drains in-flight requests and returns.
+/// the loaded engine with its chat template until SIGTERM/SIGINT, drains in-flight requests and returns.
 pub async fn serve<F>(cfg: ServerConfig, load: F) -> std::io::Result<()>
 where
-    F: FnOnce() -> Result<Engine, String> + Send + 'static,
+    F: FnOnce() -> Result<(Engine, ChatTemplate), String> + Send + 'static,
 {
     let addr: SocketAddr = format!("{}:{}", cfg.host, cfg.port).parse().map_err(|e| {
         std::io::Error::new(
@@ -360,14 +348,14 @@ where
     let loaded = tokio::task::spawn_blocking(load)
         .await
         .map_err(std::io::Error::other)?;
-    let engine = match loaded {
-        Ok(e) => e,
+    let (engine, template) = match loaded {
+        Ok(loaded) => loaded,
         Err(message) => {
             server.abort();
             return Err(std::io::Error::other(message));
         }
     };
-    let app = app_state(&cfg, engine)?;
+    let app = app_state(&cfg, engine, template)?;
     let _ = slot.set(router(app.clone(), &cfg));
     let _ = state.set(app);
     eprintln!("model loaded: ready");

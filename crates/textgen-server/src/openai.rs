@@ -134,7 +134,7 @@ fn parse(
         std::mem::take(&mut raw).validate(state.engine.model.cfg.vocab_size, random_seed)?;
     let prompts = texts
         .iter()
-        .map(|t| encode(state, t))
+        .map(|t| encode(state, t, kind == Kind::Chat))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Request {
         kind,
@@ -149,12 +149,14 @@ fn parse(
 }
 
 /// Tokenizes a prompt and checks it fits the context (400 `context_length_exceeded` otherwise).
-pub(crate) fn encode(state: &AppState, text: &str) -> Result<Vec<u32>, ApiError> {
+pub(crate) fn encode(state: &AppState, text: &str, chat: bool) -> Result<Vec<u32>, ApiError> {
     let n_ctx = state.engine.model.cfg.n_ctx_train;
-    let ids = state
-        .engine
-        .encode_prompt(text)
-        .map_err(|e| ApiError::invalid("prompt", e.to_string()))?;
+    let ids = if chat {
+        state.engine.encode_chat(text)
+    } else {
+        state.engine.encode_prompt(text)
+    }
+    .map_err(|e| ApiError::invalid("prompt", e.to_string()))?;
     if ids.len() >= n_ctx {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,

@@ -102,7 +102,7 @@ fn parse(s: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<TgiRequest, A
         s.engine.model.cfg.vocab_size,
         textgen_core::sampling::rng::random_seed,
     )?;
-    let prompt = crate::openai::encode(s, &inputs)?;
+    let prompt = crate::openai::encode(s, &inputs, false)?;
     Ok(TgiRequest {
         inputs,
         prompt,

@@ -124,6 +124,12 @@ impl Engine {
         Ok(ids)
     }
 
+    /// Tokenizes a rendered chat prompt as transformers does: no special tokens are added (a template
+    /// writes BOS itself when its model wants one).
+    pub fn encode_chat(&self, text: &str) -> Result<Vec<u32>, EngineError> {
+        Ok(self.tokenizer.encode(text, false)?)
+    }
+
     /// Runs `tokens` through the model in chunks; leaves the logits of the last token in `logits`.
     pub fn prefill(
         &self,

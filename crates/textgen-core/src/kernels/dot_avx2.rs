@@ -228,6 +228,7 @@ unsafe fn block<const R: usize, const T: usize>(
 ) -> [[f32; T]; R] {
     let mut acc = [[[_mm256_setzero_ps(); 4]; T]; R];
     let mut kb = 0;
+    #[allow(clippy::needless_range_loop)]
     while kb < cols {
         let ke = (kb + GK).min(cols);
         for v in 0..4 {

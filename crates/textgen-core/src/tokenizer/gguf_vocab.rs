@@ -36,6 +36,8 @@ pub struct GgufVocab {
     pub bos: Option<u32>,
     /// Whether prompts start with BOS.
     pub add_bos: bool,
+    /// End-of-sequence id.
+    pub eos: Option<u32>,
     /// Ids that end generation.
     pub eog: Vec<u32>,
 }
@@ -147,6 +149,7 @@ pub fn from_gguf(g: &Gguf) -> Result<GgufVocab, TokenizerError> {
         Some(_) => g.get_bool("tokenizer.ggml.add_bos_token")?,
         None => false,
     };
+    let eos = opt_id(g, "tokenizer.ggml.eos_token_id", n)?;
     let mut eog = Vec::new();
     for key in ["eos_token_id", "eot_token_id", "eom_token_id"] {
         if let Some(id) = opt_id(g, &format!("tokenizer.ggml.{key}"), n)? {
@@ -201,6 +204,7 @@ pub fn from_gguf(g: &Gguf) -> Result<GgufVocab, TokenizerError> {
         kinds,
         bos,
         add_bos,
+        eos,
         eog,
     })
 }

@@ -42,6 +42,7 @@ pub struct Tokenizer {
     special: Vec<bool>,
     bos: Option<u32>,
     add_bos: bool,
+    eos: Option<u32>,
     eog: Vec<u32>,
     chat_template: Option<String>,
 }
@@ -94,6 +95,7 @@ impl Tokenizer {
             special: v.kinds.iter().map(|k| k.0).collect(),
             bos: v.bos,
             add_bos: v.add_bos,
+            eos: v.eos,
             eog: v.eog,
             chat_template: match g.get("tokenizer.chat_template") {
                 Some(_) => Some(g.get_str("tokenizer.chat_template")?.to_string()),
@@ -142,6 +144,7 @@ impl Tokenizer {
             special,
             bos: None,
             add_bos: false,
+            eos: None,
             eog,
             chat_template: None,
         })
@@ -186,6 +189,11 @@ impl Tokenizer {
     /// The beginning-of-sequence id, if the vocabulary has one.
     pub fn bos_id(&self) -> Option<u32> {
         self.bos
+    }
+
+    /// The end-of-sequence id, if the vocabulary names one (`eos_token` in chat templates).
+    pub fn eos_id(&self) -> Option<u32> {
+        self.eos
     }
 
     /// Whether the model expects BOS at the start of a prompt.

@@ -2,6 +2,7 @@
 //! `llama-bench`, plus the cost of the sampling pipeline relative to a decode step.
 
 use crate::model_args::ModelArgs;
+use crate::outln;
 use crate::Failure;
 use serde_json::json;
 use std::time::Instant;
@@ -171,25 +172,25 @@ pub fn run(a: Args) -> Result<(), Failure> {
     let model = a.model.model.display().to_string();
     if a.json {
         for (test, mean, sd) in &rows {
-            println!(
+            outln!(
                 "{}",
                 json!({"model": model, "threads": threads, "test": test, "t/s": mean, "stddev": sd})
             );
         }
-        println!(
+        outln!(
             "{}",
             json!({"model": model, "test": "sampling", "greedy_us": greedy_us, "all_processors_us": all_us,
                    "decode_step_us": decode_step_us})
         );
     } else {
-        println!("| model | threads | test | t/s |\n|---|---|---|---|");
+        outln!("| model | threads | test | t/s |\n|---|---|---|---|");
         for (test, mean, sd) in &rows {
-            println!("| {model} | {threads} | {test} | {mean:.2} ± {sd:.2} |");
+            outln!("| {model} | {threads} | {test} | {mean:.2} ± {sd:.2} |");
         }
         let share = decode_step_us.map_or(String::new(), |d| {
             format!(" = {:.2}% of a decode step", 100.0 * all_us / d)
         });
-        println!(
+        outln!(
             "\nsampling per token: greedy {greedy_us:.1} µs, all processors {all_us:.1} µs{share}"
         );
     }

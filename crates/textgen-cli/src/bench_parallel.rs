@@ -2,6 +2,7 @@
 //! `llama-batched-bench` (B parallel requests, each PP prompt tokens then TG generated tokens), plus each
 //! request's time to first token.
 
+use crate::outln;
 use crate::Failure;
 use serde_json::json;
 use std::cell::Cell;
@@ -113,7 +114,7 @@ pub fn run(e: &Engine, parallel: &[usize], s: &Sizes, json_out: bool) -> Result<
     let decoded = |r: &Row| (r.parallel * (s.gen.saturating_sub(1))) as f64;
     if json_out {
         for r in &rows {
-            println!(
+            outln!(
                 "{}",
                 json!({"test": "batched", "threads": threads, "pp": s.prompt, "tg": s.gen, "parallel": r.parallel,
                        "t_pp": r.t_pp, "s_pp": (r.parallel * s.prompt) as f64 / r.t_pp,
@@ -124,13 +125,13 @@ pub fn run(e: &Engine, parallel: &[usize], s: &Sizes, json_out: bool) -> Result<
         }
         return Ok(());
     }
-    println!(
+    outln!(
         "| PP | TG | B | T_PP s | S_PP t/s | T_TG s | S_TG t/s | T s | S t/s | TTFT mean s | TTFT max s |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    outln!("|---|---|---|---|---|---|---|---|---|---|---|");
     for r in &rows {
         let total = r.t_pp + r.t_tg;
-        println!(
+        outln!(
             "| {} | {} | {} | {:.3} | {:.2} | {:.3} | {:.2} | {:.3} | {:.2} | {:.3} | {:.3} |",
             s.prompt,
             s.gen,
@@ -145,6 +146,6 @@ pub fn run(e: &Engine, parallel: &[usize], s: &Sizes, json_out: bool) -> Result<
             r.ttft_max,
         );
     }
-    println!("\nunbatched decode (one sequence, plain forward loop): {unbatched:.2} t/s, {threads} threads");
+    outln!("\nunbatched decode (one sequence, plain forward loop): {unbatched:.2} t/s, {threads} threads");
     Ok(())
 }

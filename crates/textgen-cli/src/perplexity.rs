@@ -1,6 +1,7 @@
 //! `textgen perplexity`: perplexity of a text file, comparable with llama.cpp's llama-perplexity.
 
 use crate::model_args::ModelArgs;
+use crate::outln;
 use crate::Failure;
 use std::path::PathBuf;
 
@@ -32,7 +33,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
         })
         .map_err(Failure::new)?;
     eprintln!();
-    println!(
+    outln!(
         "PPL = {:.4} over {} tokens in {} chunks of {} ({:.1} s)",
         ppl.value(),
         ppl.scored,

@@ -79,3 +79,12 @@ pub fn info(message: &str) {
         eprintln!("{}", paint("2", message));
     }
 }
+
+/// Like `println!`, but a closed stdout (`| head`) is not an error: the line is dropped.
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}

@@ -1,6 +1,7 @@
 //! `textgen tokenize`: show how the model's tokenizer splits a text.
 
 use crate::model_args::ModelArgs;
+use crate::outln;
 use crate::Failure;
 use std::path::PathBuf;
 
@@ -38,10 +39,10 @@ pub fn run(a: Args) -> Result<(), Failure> {
     let tok = &engine.tokenizer;
     let ids = tok.encode(&text, a.add_special).map_err(Failure::new)?;
     if a.ids {
-        println!("{}", serde_json::to_string(&ids).unwrap_or_default());
+        outln!("{}", serde_json::to_string(&ids).unwrap_or_default());
     } else {
         for id in ids {
-            println!("{id:>6} {:?}", tok.token_text(id));
+            outln!("{id:>6} {:?}", tok.token_text(id));
         }
     }
     Ok(())

@@ -17,6 +17,7 @@ fn health_is_503_while_loading_and_a_failed_load_is_an_error() {
         max_queue: 1,
         max_concurrent: 1,
         max_body_bytes: 1024,
+        client_timeout: Duration::from_secs(5),
         drain_timeout: Duration::from_secs(1),
         model_id: "test".into(),
         request_timeout: None,

@@ -112,3 +112,42 @@ fn model_truncated_in_place_ends_the_process_and_a_restart_fails_clearly() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("cannot load model"), "{err}");
 }
+
+#[test]
+fn sigterm_with_streams_running_and_queued_loses_none_of_them() {
+    let mut s = Server::start(&["--max-concurrent", "2"]);
+    let url = s.url("/v1/chat/completions");
+    let clients: Vec<_> = (0..6)
+        .map(|i| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let mut r = agent()
+                    .post(&url)
+                    .send_json(json!({"messages": [{"role": "user", "content": format!("Count to {i}")}],
+                        "max_tokens": 24, "temperature": 0, "stream": true, "stream_options": {"include_usage": true}}))
+                    .unwrap();
+                assert_eq!(r.status().as_u16(), 200);
+                r.body_mut().read_to_string().unwrap()
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let pid = s.child.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    for c in clients {
+        let body = c.join().unwrap();
+        assert!(body.trim_end().ends_with("data: [DONE]"), "{body}");
+        let usage = body
+            .lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+            .find(|v| v["usage"].is_object())
+            .expect("a usage chunk");
+        assert!(usage["usage"]["completion_tokens"].as_u64().unwrap() > 0);
+    }
+    assert_eq!(s.child.wait().unwrap().code(), Some(0));
+}

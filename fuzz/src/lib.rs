@@ -32,3 +32,22 @@ pub fn tokenizer() -> &'static Tokenizer {
             .unwrap_or_else(|e| panic!("fuzz set-up: tokenizer of {}: {e}", path.display()))
     })
 }
+
+/// Which byte values the tokenizer can spell with a token of their own. Byte-level BPE drops a byte that
+/// has none (SmolLM2's vocabulary lacks 21: the controls 0x04 0x06 0x13 0x14 0x16 0x1d and lead bytes that
+/// valid UTF-8 never or almost never uses), exactly as Hugging Face `tokenizers` does.
+pub fn spellable_bytes() -> &'static [bool; 256] {
+    static BYTES: OnceLock<[bool; 256]> = OnceLock::new();
+    BYTES.get_or_init(|| {
+        let tok = tokenizer();
+        let mut have = [false; 256];
+        for id in 0..tok.vocab_size() as u32 {
+            if let [b] = tok.token_bytes(id) {
+                if !tok.is_special(id) {
+                    have[*b as usize] = true;
+                }
+            }
+        }
+        have
+    })
+}

@@ -48,6 +48,10 @@ pub struct Args {
     /// Largest accepted request body in bytes; larger ones get 413.
     #[arg(long, env = "TEXTGEN_MAX_BODY_BYTES", default_value_t = 1 << 20, value_parser = clap::value_parser!(u32).range(1..))]
     max_body_bytes: u32,
+    /// Seconds a client may take to send a request's headers (then it is disconnected) and then its body
+    /// (then 408): slow or idle clients cannot hold connections.
+    #[arg(long, env = "TEXTGEN_CLIENT_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    client_timeout: u64,
     /// Seconds in-flight requests may take to finish after SIGTERM/SIGINT.
     #[arg(long, env = "TEXTGEN_DRAIN_TIMEOUT", default_value_t = 30)]
     drain_timeout: u64,
@@ -75,6 +79,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
         kv_cache_mb: a.kv_cache_mb as usize,
         prefix_cache: a.prefix_cache as usize,
         max_body_bytes: a.max_body_bytes as usize,
+        client_timeout: Duration::from_secs(a.client_timeout),
         drain_timeout: Duration::from_secs(a.drain_timeout),
         request_timeout: (a.request_timeout > 0).then(|| Duration::from_secs(a.request_timeout)),
         log_json: crate::term::log_json(),

@@ -2,116 +2,11 @@
 
 mod common;
 
-use common::model;
-
+use common::server::{agent, assert_error, get, post, sse, Server};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
+use std::io::Read;
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// A running server, killed on drop.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    fn start(extra: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_textgen"))
-            .args(["serve", "--port", "0", "--threads", "2", "--model"])
-            .arg(model())
-            .args(extra)
-            .env_remove("TEXTGEN_API_KEY")
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("server starts");
-        let mut err = BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
-        let mut base = None;
-        loop {
-            line.clear();
-            assert!(
-                err.read_line(&mut line).unwrap() > 0,
-                "server exited before it was ready"
-            );
-            if let Some(at) = line.find("http://") {
-                base = Some(line[at..].trim().to_string());
-            }
-            if line.contains("ready") {
-                break;
-            }
-        }
-        let base = base.expect("the server printed its address");
-        // Keep draining stderr (request logs) so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in err.lines() {});
-        Self { child, base }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into()
-}
-
-fn post(s: &Server, path: &str, body: &Value) -> (u16, Value) {
-    let mut r = agent()
-        .post(&s.url(path))
-        .send_json(body)
-        .expect("request sent");
-    let status = r.status().as_u16();
-    let text = r.body_mut().read_to_string().unwrap_or_default();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
-
-fn get(s: &Server, path: &str) -> (u16, String) {
-    let mut r = agent().get(&s.url(path)).call().expect("request sent");
-    (
-        r.status().as_u16(),
-        r.body_mut().read_to_string().unwrap_or_default(),
-    )
-}
-
-/// SSE `data:` payloads of a streamed response.
-fn sse(s: &Server, path: &str, body: &Value) -> Vec<String> {
-    let mut r = agent()
-        .post(&s.url(path))
-        .send_json(body)
-        .expect("request sent");
-    assert_eq!(r.status().as_u16(), 200);
-    let text = r.body_mut().read_to_string().unwrap();
-    text.lines()
-        .filter_map(|l| l.strip_prefix("data: ").map(str::to_string))
-        .collect()
-}
-
-fn assert_error(status: u16, body: &Value, want_status: u16, param: Option<&str>) {
-    assert_eq!(status, want_status, "{body}");
-    let e = &body["error"];
-    assert!(
-        e["message"].as_str().is_some_and(|m| !m.is_empty()),
-        "{body}"
-    );
-    assert!(e["type"].is_string() && e["code"].is_string(), "{body}");
-    if let Some(p) = param {
-        assert_eq!(e["param"], p, "{body}");
-    }
-}
 
 #[test]
 fn openai_routes_work() {

@@ -3,10 +3,12 @@
 //! queue, and every client error is a 4xx with an OpenAI-style JSON body.
 
 mod admin;
-mod error;
+pub mod error;
+mod listen;
 mod metrics;
 mod openai;
-mod request;
+mod read_body;
+pub mod request;
 mod tgi;
 mod ui;
 mod worker;
@@ -50,6 +52,9 @@ pub struct ServerConfig {
     pub prefix_cache: usize,
     /// Largest request body; larger gets 413.
     pub max_body_bytes: usize,
+    /// How long a client may take to send a request's headers (then it is disconnected), and then its
+    /// body (then it gets 408).
+    pub client_timeout: Duration,
     /// How long in-flight requests may take to finish after SIGTERM/SIGINT.
     pub drain_timeout: Duration,
     /// Name reported as the model id.
@@ -221,6 +226,13 @@ fn router(state: Arc<AppState>, cfg: &ServerConfig) -> Router {
         .route("/detokenize", post(admin::detokenize))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .layer(DefaultBodyLimit::max(cfg.max_body_bytes))
+        .layer(middleware::from_fn_with_state(
+            read_body::Limits {
+                max_bytes: cfg.max_body_bytes,
+                timeout: cfg.client_timeout,
+            },
+            read_body::read_body,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), auth))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state);
@@ -342,9 +354,12 @@ where
         let slot = slot.clone();
         move |req: Request| gate(slot.clone(), req)
     });
-    let server = axum::serve(listener, front)
-        .with_graceful_shutdown(shutdown_signal(state.clone(), cfg.drain_timeout));
-    let server = tokio::spawn(async move { server.await });
+    let server = tokio::spawn(listen::run(
+        listener,
+        front,
+        cfg.client_timeout,
+        shutdown_signal(state.clone(), cfg.drain_timeout),
+    ));
     let loaded = tokio::task::spawn_blocking(load)
         .await
         .map_err(std::io::Error::other)?;
@@ -359,5 +374,5 @@ where
     let _ = slot.set(router(app.clone(), &cfg));
     let _ = state.set(app);
     eprintln!("model loaded: ready");
-    server.await.map_err(std::io::Error::other)?
+    server.await.map_err(std::io::Error::other)
 }

@@ -20,6 +20,7 @@ fn health_is_503_while_loading_and_a_failed_load_is_an_error() {
         kv_cache_mb: 64,
         prefix_cache: 0,
         max_body_bytes: 1024,
+        client_timeout: Duration::from_secs(5),
         drain_timeout: Duration::from_secs(1),
         model_id: "test".into(),
         request_timeout: None,

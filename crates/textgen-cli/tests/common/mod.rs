@@ -13,3 +13,7 @@ pub fn model() -> PathBuf {
     );
     p
 }
+
+/// The server process and its client (each test binary uses only part of it).
+#[allow(dead_code)]
+pub mod server;

@@ -309,6 +309,18 @@ fn thousands_of_idle_connections_are_closed_and_do_not_starve_others() {
         &json!({"prompt": "Hello", "max_tokens": 3}),
     );
     assert_eq!(st, 200, "{v}");
+    // A keep-alive connection that made one request and then idles is treated the same way.
+    let mut kept = TcpStream::connect(("127.0.0.1", s.port())).unwrap();
+    kept.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut reply = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !reply.ends_with(b"{\"status\":\"ok\"}") {
+        let n = kept.read(&mut buf).unwrap();
+        assert!(n > 0, "keep-alive connection closed early");
+        reply.extend_from_slice(&buf[..n]);
+    }
+    idle.push(kept);
     // The server hangs up on every idle connection once the client timeout passes.
     std::thread::sleep(Duration::from_secs(3));
     for c in &mut idle {

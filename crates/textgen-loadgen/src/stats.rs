@@ -15,6 +15,8 @@ pub struct Summary {
     pub error_kinds: BTreeMap<String, usize>,
     /// Chunks with text received.
     pub chunks: usize,
+    /// Successful streams that carried no text (the model ended its reply at once).
+    pub empty: usize,
     /// Wall time of the run.
     pub elapsed: Duration,
     /// Concurrent clients.
@@ -43,11 +45,14 @@ impl Summary {
     /// Summarises the outcomes of every request.
     pub fn of(results: &[Outcome], elapsed: Duration, clients: u32) -> Self {
         let mut error_kinds = BTreeMap::new();
-        let (mut ttft, mut itl, mut chunks) = (Vec::new(), Vec::new(), 0);
+        let (mut ttft, mut itl, mut chunks, mut empty) = (Vec::new(), Vec::new(), 0, 0);
         for r in results {
             match r {
                 Ok(t) => {
-                    ttft.push(ms(t.ttft));
+                    match t.ttft {
+                        Some(d) => ttft.push(ms(d)),
+                        None => empty += 1,
+                    }
                     itl.extend(t.gaps.iter().map(|&g| ms(g)));
                     chunks += t.chunks;
                 }
@@ -63,6 +68,7 @@ impl Summary {
             errors: error_kinds.values().sum(),
             error_kinds,
             chunks,
+            empty,
             elapsed,
             clients,
             ttft_ms: percentiles(ttft),
@@ -74,7 +80,7 @@ impl Summary {
     pub fn json(&self) -> String {
         json!({
             "clients": self.clients, "seconds": self.elapsed.as_secs_f64(), "requests": self.requests,
-            "errors": self.errors, "error_kinds": self.error_kinds, "chunks": self.chunks,
+            "errors": self.errors, "error_kinds": self.error_kinds, "chunks": self.chunks, "empty_completions": self.empty,
             "chunks_per_s": self.chunks as f64 / self.elapsed.as_secs_f64(),
             "ttft_ms": {"p50": self.ttft_ms[0], "p99": self.ttft_ms[1], "max": self.ttft_ms[2]},
             "itl_ms": {"p50": self.itl_ms[0], "p99": self.itl_ms[1], "max": self.itl_ms[2]},
@@ -86,7 +92,7 @@ impl Summary {
     pub fn text(&self) -> String {
         let mut s = format!(
             "clients {}  seconds {:.1}  requests {}  errors {}\n\
-             streamed chunks {} ({:.1}/s)\n\
+             streamed chunks {} ({:.1}/s); empty completions {}\n\
              time to first token ms: p50 {:.0}  p99 {:.0}  max {:.0}\n\
              inter-token latency ms: p50 {:.1}  p99 {:.1}  max {:.1}\n",
             self.clients,
@@ -95,6 +101,7 @@ impl Summary {
             self.errors,
             self.chunks,
             self.chunks as f64 / self.elapsed.as_secs_f64(),
+            self.empty,
             self.ttft_ms[0],
             self.ttft_ms[1],
             self.ttft_ms[2],
@@ -127,13 +134,18 @@ mod tests {
             Err("HTTP 429".into()),
             Err("HTTP 429".into()),
             Ok(crate::stream::Timing {
-                ttft: Duration::from_millis(10),
+                ttft: Some(Duration::from_millis(10)),
                 gaps: vec![Duration::from_millis(2)],
                 chunks: 2,
             }),
+            Ok(crate::stream::Timing {
+                ttft: None,
+                gaps: Vec::new(),
+                chunks: 0,
+            }),
         ];
         let s = Summary::of(&results, Duration::from_secs(1), 2);
-        assert_eq!((s.requests, s.errors, s.chunks), (3, 2, 2));
+        assert_eq!((s.requests, s.errors, s.chunks, s.empty), (4, 2, 2, 1));
         assert_eq!(s.error_kinds["HTTP 429"], 2);
         assert_eq!(s.ttft_ms[0], 10.0);
     }

@@ -1,5 +1,6 @@
 //! One streamed request and the checks on its event stream: HTTP 200, `text/event-stream`, only `data:`
-//! lines holding JSON chunks of the right object type, no error event, and `data: [DONE]` last.
+//! lines holding JSON chunks of the right object type, no error event, a chunk with a `finish_reason`, and
+//! `data: [DONE]` last. A stream may carry no text at all (the model can end its reply at once).
 
 use crate::prompts::Request;
 use serde_json::Value;
@@ -19,8 +20,8 @@ pub type Outcome = Result<Timing, String>;
 
 /// Latencies of one successful stream.
 pub struct Timing {
-    /// From sending the request to the first chunk with text.
-    pub ttft: Duration,
+    /// From sending the request to the first chunk with text (`None`: the completion was empty).
+    pub ttft: Option<Duration>,
     /// Gaps between consecutive chunks with text.
     pub gaps: Vec<Duration>,
     /// Chunks with text.
@@ -64,7 +65,8 @@ pub fn run(target: &Target, req: &Request) -> Outcome {
         "text_completion"
     };
     let mut reader = BufReader::new(resp.body_mut().as_reader());
-    let (mut first, mut last, mut gaps, mut chunks, mut done) = (None, None, Vec::new(), 0, false);
+    let (mut first, mut last, mut gaps, mut chunks) = (None, None, Vec::new(), 0);
+    let (mut finished, mut done) = (false, false);
     let mut line = String::new();
     loop {
         line.clear();
@@ -96,6 +98,7 @@ pub fn run(target: &Target, req: &Request) -> Outcome {
             return Err(format!("chunk object is {}, want {want}", v["object"]));
         }
         let c = &v["choices"][0];
+        finished |= c["finish_reason"].is_string();
         let text = c["delta"]["content"].as_str().or(c["text"].as_str());
         if text.is_some_and(|t| !t.is_empty()) {
             let now = Instant::now();
@@ -110,8 +113,11 @@ pub fn run(target: &Target, req: &Request) -> Outcome {
     if !done {
         return Err("stream ended without [DONE]".into());
     }
+    if !finished {
+        return Err("no chunk with a finish_reason".into());
+    }
     Ok(Timing {
-        ttft: first.ok_or("no text in the stream")?,
+        ttft: first,
         gaps,
         chunks,
     })

@@ -265,7 +265,9 @@ log "No secrets in the image layers"
 # Every layer's files (from `docker save`, legacy or OCI layout) and the build history: no private keys,
 # credential files or secret-looking build arguments/environment.
 mkdir -p "$work/saved" "$work/rootfs"
-"$docker" save "$image" | tar -x -C "$work/saved"
+# A bare repository name would save every tag of it (the build stages too): name the one image.
+case "$image" in *:*) image_ref=$image ;; *) image_ref=$image:latest ;; esac
+"$docker" save "$image_ref" | tar -x -C "$work/saved"
 layer_count=0
 while IFS= read -r blob; do
     if tar -tf "$blob" >/dev/null 2>&1; then
@@ -276,8 +278,9 @@ done < <(find "$work/saved" -type f \( -name layer.tar -o -path '*/blobs/sha256/
 cred_files=$(cd "$work/rootfs" && find . -type f \( -name '.env' -o -name 'id_rsa*' -o -name 'id_ed25519*' \
     -o -name '*.key' -o -name '.netrc' -o -name '.git-credentials' -o -name '.npmrc' -o -name '.pypirc' \
     -o -name '.docker' -o -path '*/.cargo/credentials*' \) | head -n 5)
-key_files=$(grep -rlaE -- '-----BEGIN ([A-Z]+ )?PRIVATE KEY-----' "$work/rootfs" 2>/dev/null | head -n 5 || true)
-history_hits=$("$docker" history --no-trunc --format '{{.CreatedBy}}' "$image" |
+# Key files are text: binaries that merely contain the PEM marker (TLS libraries) are not keys.
+key_files=$(grep -rlIE -- '^-----BEGIN ([A-Z]+ )?PRIVATE KEY-----' "$work/rootfs" 2>/dev/null | head -n 5 || true)
+history_hits=$("$docker" history --no-trunc --format '{{.CreatedBy}}' "$image_ref" |
     grep -oiE '[A-Z_]*(TOKEN|PASSWORD|SECRET|API_KEY|CREDENTIAL)[A-Z_]*=[^ ]+' | head -n 5 || true)
 if [ "$layer_count" -gt 0 ] && [ -z "$cred_files$key_files$history_hits" ]; then
     pass "no credential files, private keys or secret build args in $layer_count layers"

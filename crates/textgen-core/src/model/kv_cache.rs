@@ -69,17 +69,6 @@ impl KvCache {
         n
     }
 
-    /// A cache that holds nothing (a placeholder for a moved-out cache).
-    pub fn empty() -> Self {
-        Self {
-            kv_dim: 0,
-            capacity: 0,
-            len: 0,
-            k: Vec::new(),
-            v: Vec::new(),
-        }
-    }
-
     /// Tokens stored.
     pub fn len(&self) -> usize {
         self.len

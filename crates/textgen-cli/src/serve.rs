@@ -58,6 +58,10 @@ pub struct Args {
     /// Seconds a request may take, queueing included (then it is cancelled with a 503); 0 = no limit.
     #[arg(long, env = "TEXTGEN_REQUEST_TIMEOUT", default_value_t = 600)]
     request_timeout: u64,
+    /// Also log the text of every prompt (as the model sees it, chat template applied) with the request id.
+    /// Off by default: prompts may hold private data and the request log never carries them otherwise.
+    #[arg(long, env = "TEXTGEN_LOG_PROMPTS")]
+    log_prompts: bool,
 }
 
 /// Runs the subcommand until SIGTERM/SIGINT.
@@ -83,6 +87,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
         drain_timeout: Duration::from_secs(a.drain_timeout),
         request_timeout: (a.request_timeout > 0).then(|| Duration::from_secs(a.request_timeout)),
         log_json: crate::term::log_json(),
+        log_prompts: a.log_prompts,
         model_id,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()

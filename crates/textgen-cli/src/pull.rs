@@ -25,7 +25,10 @@ pub fn run(a: Args) -> Result<(), Failure> {
     if let Some(f) = a.file {
         hub::repo::check_file_name(&f).map_err(usage)?;
         if r.file.as_ref().is_some_and(|g| *g != f) {
-            return Err(usage(format!("two files named: {}:… and --file {f}", r.repo)));
+            return Err(usage(format!(
+                "two files named: {}:… and --file {f}",
+                r.repo
+            )));
         }
         r.file = Some(f);
     }

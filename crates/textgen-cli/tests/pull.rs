@@ -10,7 +10,9 @@ use std::process::{Command, Output};
 
 /// A scratch directory under the target directory, emptied first (the HF_HOME of one test).
 fn scratch(name: &str) -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("pull").join(name);
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("pull")
+        .join(name);
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
@@ -80,14 +82,19 @@ fn gguf_repo(hub: &MockHub, id: &str, size: usize) -> (String, MockFile) {
             MockFile::new("tiny-Q8_0.gguf", bytes(1000, 2), true),
             wanted.clone(),
             MockFile::new("tiny-F16.gguf", bytes(1000, 3), true),
-            MockFile::new("config.json", b"{\"model_type\": \"llama\"}".to_vec(), false),
+            MockFile::new(
+                "config.json",
+                b"{\"model_type\": \"llama\"}".to_vec(),
+                false,
+            ),
         ],
     );
     (commit, wanted)
 }
 
 fn repo_dir(home: &Path, id: &str) -> PathBuf {
-    home.join("hub").join(format!("models--{}", id.replace('/', "--")))
+    home.join("hub")
+        .join(format!("models--{}", id.replace('/', "--")))
 }
 
 #[test]
@@ -98,7 +105,10 @@ fn a_fresh_pull_fills_the_hugging_face_cache_layout() {
     let o = run(textgen(&home, &hub.url, &["pull", "org/tiny"]));
     assert!(o.status.success(), "{}", stderr(&o));
     let repo = repo_dir(&home, "org/tiny");
-    let link = repo.join("snapshots").join(&commit).join("tiny-Q4_K_M.gguf");
+    let link = repo
+        .join("snapshots")
+        .join(&commit)
+        .join("tiny-Q4_K_M.gguf");
     assert_eq!(stdout(&o), link.display().to_string());
     let sha = sha256_hex(&wanted.content);
     assert_eq!(
@@ -106,12 +116,23 @@ fn a_fresh_pull_fills_the_hugging_face_cache_layout() {
         PathBuf::from(format!("../../blobs/{sha}"))
     );
     assert_eq!(std::fs::read(&link).unwrap(), *wanted.content);
-    assert_eq!(std::fs::read_to_string(repo.join("refs/main")).unwrap(), commit);
+    assert_eq!(
+        std::fs::read_to_string(repo.join("refs/main")).unwrap(),
+        commit
+    );
     assert_eq!(
         files_under(&repo),
-        [format!("blobs/{sha}"), "refs/main".into(), format!("snapshots/{commit}/tiny-Q4_K_M.gguf")]
+        [
+            format!("blobs/{sha}"),
+            "refs/main".into(),
+            format!("snapshots/{commit}/tiny-Q4_K_M.gguf")
+        ]
     );
-    assert!(stderr(&o).is_empty(), "quiet when not on a terminal: {}", stderr(&o));
+    assert!(
+        stderr(&o).is_empty(),
+        "quiet when not on a terminal: {}",
+        stderr(&o)
+    );
 
     // A second pull finds the file in the snapshot: only the file list is asked for.
     let before = hub.log().len();
@@ -126,8 +147,15 @@ fn a_fresh_pull_fills_the_hugging_face_cache_layout() {
     let cfg = repo.join("snapshots").join(&commit).join("config.json");
     assert_eq!(stdout(&o), cfg.display().to_string());
     let target = std::fs::read_link(&cfg).unwrap();
-    assert!(target.starts_with("../../blobs") && !target.ends_with(&sha), "{target:?}");
-    let o = run(textgen(&home, &hub.url, &["pull", "org/tiny", "--file", "tiny-Q8_0.gguf"]));
+    assert!(
+        target.starts_with("../../blobs") && !target.ends_with(&sha),
+        "{target:?}"
+    );
+    let o = run(textgen(
+        &home,
+        &hub.url,
+        &["pull", "org/tiny", "--file", "tiny-Q8_0.gguf"],
+    ));
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).ends_with("tiny-Q8_0.gguf"));
 }
@@ -148,9 +176,14 @@ fn a_model_folder_or_an_ambiguous_choice() {
     );
     let o = run(textgen(&home, &hub.url, &["pull", "org/folder"]));
     assert!(o.status.success(), "{}", stderr(&o));
-    let snap = repo_dir(&home, "org/folder").join("snapshots").join(&commit);
+    let snap = repo_dir(&home, "org/folder")
+        .join("snapshots")
+        .join(&commit);
     assert_eq!(stdout(&o), snap.display().to_string());
-    assert_eq!(files_under(&snap), ["config.json", "model.safetensors", "tokenizer.json"]);
+    assert_eq!(
+        files_under(&snap),
+        ["config.json", "model.safetensors", "tokenizer.json"]
+    );
 
     hub.add_repo(
         "org/many",
@@ -162,7 +195,10 @@ fn a_model_folder_or_an_ambiguous_choice() {
     let o = run(textgen(&home, &hub.url, &["pull", "org/many"]));
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
-    assert!(err.contains("m-f16.gguf, m-Q2_K.gguf") && err.contains("org/many:FILE"), "{err}");
+    assert!(
+        err.contains("m-f16.gguf, m-Q2_K.gguf") && err.contains("org/many:FILE"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -190,13 +226,20 @@ fn a_cut_connection_is_resumed_with_a_range_request() {
     let o = run(textgen(&home, &hub.url, &["pull", "org/tiny"]));
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
-    assert!(err.contains("interrupted") && err.contains("run the same command again"), "{err}");
+    assert!(
+        err.contains("interrupted") && err.contains("run the same command again"),
+        "{err}"
+    );
     let part = repo_dir(&home, "org/tiny").join(format!("blobs/{sha}.incomplete"));
     assert_eq!(std::fs::metadata(&part).unwrap().len(), 150_000);
     let before = hub.log().len();
     let o = run(textgen(&home, &hub.url, &["pull", "org/tiny"]));
     assert!(o.status.success(), "{}", stderr(&o));
-    let gets: Vec<_> = hub.log()[before..].iter().filter(|l| l.path == cdn).cloned().collect();
+    let gets: Vec<_> = hub.log()[before..]
+        .iter()
+        .filter(|l| l.path == cdn)
+        .cloned()
+        .collect();
     assert_eq!(gets.len(), 1);
     assert_eq!(gets[0].range.as_deref(), Some("bytes=150000-"));
     assert!(!part.exists());
@@ -215,7 +258,11 @@ fn a_bad_checksum_is_rejected_and_nothing_is_kept() {
     let err = stderr(&o);
     assert!(err.contains("sha256") && err.contains("deleted"), "{err}");
     let repo = repo_dir(&home, "org/tiny");
-    assert_eq!(files_under(&repo), Vec::<String>::new(), "no blob, partial file or link is left");
+    assert_eq!(
+        files_under(&repo),
+        Vec::<String>::new(),
+        "no blob, partial file or link is left"
+    );
     assert!(repo.join("blobs").is_dir());
     // Fixed on the server: the next pull works.
     hub.corrupt(false);
@@ -247,7 +294,10 @@ fn offline_mode_uses_the_cache_only() {
         let o = run(c);
         assert_eq!(o.status.code(), Some(1));
         let err = stderr(&o);
-        assert!(err.contains("not in the Hugging Face cache") && err.contains("HF_HUB_OFFLINE"), "{err}");
+        assert!(
+            err.contains("not in the Hugging Face cache") && err.contains("HF_HUB_OFFLINE"),
+            "{err}"
+        );
         assert!(err.contains(what), "{err}");
     }
     assert_eq!(hub.log().len(), before);
@@ -265,9 +315,16 @@ fn missing_repositories_and_files_are_clear_errors() {
         let o = run(textgen(&home, &hub.url, &["pull", what]));
         assert_eq!(o.status.code(), Some(1));
         let err = stderr(&o);
-        assert!(err.contains("repository or file not found") && err.contains(expect), "{err}");
+        assert!(
+            err.contains("repository or file not found") && err.contains(expect),
+            "{err}"
+        );
     }
-    let o = run(textgen(&home, &hub.url, &["pull", "org/tiny", "--revision", "v9"]));
+    let o = run(textgen(
+        &home,
+        &hub.url,
+        &["pull", "org/tiny", "--revision", "v9"],
+    ));
     assert!(stderr(&o).contains("not found"), "{}", stderr(&o));
     // Names that could leave the cache are refused before any request.
     let before = hub.log().len();
@@ -279,7 +336,11 @@ fn missing_repositories_and_files_are_clear_errors() {
     // No server at all.
     let o = run(textgen(&home, "http://127.0.0.1:9", &["pull", "org/tiny"]));
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("cannot reach the Hub"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cannot reach the Hub"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -291,11 +352,18 @@ fn a_gated_repository_needs_hf_token_which_stays_off_the_cdn() {
     let o = run(textgen(&home, &hub.url, &["pull", "org/gated"]));
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
-    assert!(err.contains("HTTP 401") && err.contains("set HF_TOKEN"), "{err}");
+    assert!(
+        err.contains("HTTP 401") && err.contains("set HF_TOKEN"),
+        "{err}"
+    );
     let mut c = textgen(&home, &hub.url, &["pull", "org/gated"]);
     c.env("HF_TOKEN", "wrong");
     let o = run(c);
-    assert!(stderr(&o).contains("HF_TOKEN was not accepted"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("HF_TOKEN was not accepted"),
+        "{}",
+        stderr(&o)
+    );
     let mut c = textgen(&home, &hub.url, &["pull", "org/gated"]);
     c.env("HF_TOKEN", "hf_secret");
     let o = run(c);
@@ -305,7 +373,9 @@ fn a_gated_repository_needs_hf_token_which_stays_off_the_cdn() {
         .iter()
         .any(|l| l.path.contains("/resolve/") && l.auth.as_deref() == Some("Bearer hf_secret")));
     assert!(
-        log.iter().filter(|l| l.path.starts_with("/cdn/")).all(|l| l.auth.is_none()),
+        log.iter()
+            .filter(|l| l.path.starts_with("/cdn/"))
+            .all(|l| l.auth.is_none()),
         "the token is not sent on to the CDN: {log:?}"
     );
 }
@@ -333,7 +403,11 @@ fn concurrent_pulls_of_one_file_do_not_corrupt_it() {
     let link = repo.join(format!("snapshots/{commit}/tiny-Q4_K_M.gguf"));
     assert_eq!(std::fs::read(&link).unwrap(), *wanted.content);
     let blobs = files_under(&repo.join("blobs"));
-    assert_eq!(blobs, [sha256_hex(&wanted.content)], "one blob, no partial file");
+    assert_eq!(
+        blobs,
+        [sha256_hex(&wanted.content)],
+        "one blob, no partial file"
+    );
 }
 
 /// Runs `textgen pull org/big` with its cache on a full filesystem: a 256 KiB tmpfs mounted in a
@@ -361,9 +435,14 @@ fn pull_on_a_full_disk(home: &Path, endpoint: &str) -> (&'static str, Output, Ve
             }
         }
     }
-    eprintln!("no mount namespace here: a file size limit (EFBIG) stands in for a full disk (ENOSPC)");
+    eprintln!(
+        "no mount namespace here: a file size limit (EFBIG) stands in for a full disk (ENOSPC)"
+    );
     let mut c = Command::new("bash");
-    c.args(["-c", &format!("trap '' XFSZ; ulimit -f 256; exec '{bin}' pull org/big")]);
+    c.args([
+        "-c",
+        &format!("trap '' XFSZ; ulimit -f 256; exec '{bin}' pull org/big"),
+    ]);
     let o = run_with_hf_env(c, home, endpoint).expect("bash runs");
     ("a file size limit (EFBIG)", o, files_under(home))
 }
@@ -372,13 +451,22 @@ fn pull_on_a_full_disk(home: &Path, endpoint: &str) -> (&'static str, Output, Ve
 fn a_full_disk_is_a_clear_error_and_leaves_no_partial_file() {
     let hub = MockHub::start();
     let home = scratch("disk-full");
-    hub.add_repo("org/big", vec![MockFile::new("big-Q4_1.gguf", bytes(1_000_000, 9), true)]);
+    hub.add_repo(
+        "org/big",
+        vec![MockFile::new("big-Q4_1.gguf", bytes(1_000_000, 9), true)],
+    );
     let (how, o, left) = pull_on_a_full_disk(&home, &hub.url);
     assert_eq!(o.status.code(), Some(1), "{how}: {}", stderr(&o));
     let err = stderr(&o);
-    assert!(err.contains("error: no space left for") && err.contains("partial download was deleted"), "{how}: {err}");
+    assert!(
+        err.contains("error: no space left for") && err.contains("partial download was deleted"),
+        "{how}: {err}"
+    );
     assert!(err.contains("HF_HUB_CACHE"), "{err}");
-    assert!(left.iter().all(|f| !f.contains("blobs/")), "{how}: files left: {left:?}");
+    assert!(
+        left.iter().all(|f| !f.contains("blobs/")),
+        "{how}: files left: {left:?}"
+    );
     // The download had started: the mock served the file.
     assert!(hub.log().iter().any(|l| l.path.starts_with("/cdn/")));
 }
@@ -388,7 +476,11 @@ fn model_flag_pulls_a_hub_repository_and_generates() {
     let model = common::model();
     let hub = MockHub::start();
     let home = scratch("model-flag");
-    let gguf = MockFile::new("SmolLM2-135M-Instruct.Q4_1.gguf", std::fs::read(&model).unwrap(), true);
+    let gguf = MockFile::new(
+        "SmolLM2-135M-Instruct.Q4_1.gguf",
+        std::fs::read(&model).unwrap(),
+        true,
+    );
     let commit = hub.add_repo(
         "HuggingFaceTB/SmolLM2-135M-Instruct-GGUF",
         vec![MockFile::new("README.md", b"readme".to_vec(), false), gguf],
@@ -397,7 +489,17 @@ fn model_flag_pulls_a_hub_repository_and_generates() {
         let mut c = textgen(
             &home,
             &hub.url,
-            &["generate", "--model", model, "--greedy", "-n", "4", "-t", "2", "Once upon a time, there was a little"],
+            &[
+                "generate",
+                "--model",
+                model,
+                "--greedy",
+                "-n",
+                "4",
+                "-t",
+                "2",
+                "Once upon a time, there was a little",
+            ],
         );
         if offline {
             c.env("HF_HUB_OFFLINE", "1");
@@ -407,12 +509,17 @@ fn model_flag_pulls_a_hub_repository_and_generates() {
     let o = generate(false, "HuggingFaceTB/SmolLM2-135M-Instruct-GGUF");
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o), "girl named Emma who");
-    let snap = repo_dir(&home, "HuggingFaceTB/SmolLM2-135M-Instruct-GGUF").join("snapshots").join(&commit);
+    let snap = repo_dir(&home, "HuggingFaceTB/SmolLM2-135M-Instruct-GGUF")
+        .join("snapshots")
+        .join(&commit);
     assert_eq!(files_under(&snap), ["SmolLM2-135M-Instruct.Q4_1.gguf"]);
     // Offline, from the cache (ORG/NAME:FILE too), without the Hub.
     hub.corrupt(true);
     let before = hub.log().len();
-    let o = generate(true, "HuggingFaceTB/SmolLM2-135M-Instruct-GGUF:SmolLM2-135M-Instruct.Q4_1.gguf");
+    let o = generate(
+        true,
+        "HuggingFaceTB/SmolLM2-135M-Instruct-GGUF:SmolLM2-135M-Instruct.Q4_1.gguf",
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o), "girl named Emma who");
     assert_eq!(hub.log().len(), before);
@@ -420,7 +527,11 @@ fn model_flag_pulls_a_hub_repository_and_generates() {
     let local = home.join("HuggingFaceTB");
     std::fs::create_dir_all(&local).unwrap();
     std::fs::copy(&model, local.join("model")).unwrap();
-    let mut c = textgen(&home, "http://127.0.0.1:9", &["tokenize", "--model", "HuggingFaceTB/model", "Hello"]);
+    let mut c = textgen(
+        &home,
+        "http://127.0.0.1:9",
+        &["tokenize", "--model", "HuggingFaceTB/model", "Hello"],
+    );
     c.current_dir(&home);
     let o = run(c);
     assert!(o.status.success(), "{}", stderr(&o));

@@ -42,9 +42,9 @@ impl HubConfig {
         let home = match var("HF_HOME") {
             Some(h) => PathBuf::from(h),
             None => {
-                let base = var("XDG_CACHE_HOME").map(PathBuf::from).or_else(|| {
-                    var("HOME").map(|h| PathBuf::from(h).join(".cache"))
-                });
+                let base = var("XDG_CACHE_HOME")
+                    .map(PathBuf::from)
+                    .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".cache")));
                 base.ok_or_else(|| {
                     HubError::Config(
                         "no cache folder: set HF_HOME or HF_HUB_CACHE (HOME is not set)".into(),

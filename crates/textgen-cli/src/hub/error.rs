@@ -45,7 +45,9 @@ pub enum HubError {
         what: String,
     },
     /// The Hub could not be reached.
-    #[error("cannot reach the Hub at {endpoint}: {source} (HF_HUB_OFFLINE=1 uses the local cache only)")]
+    #[error(
+        "cannot reach the Hub at {endpoint}: {source} (HF_HUB_OFFLINE=1 uses the local cache only)"
+    )]
     Network {
         /// The endpoint.
         endpoint: String,

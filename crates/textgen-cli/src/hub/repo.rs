@@ -84,7 +84,9 @@ pub fn check_revision(rev: &str) -> Result<&str, String> {
     if ok {
         Ok(rev)
     } else {
-        Err(format!("not a revision: {rev:?} (a branch, tag or commit hash)"))
+        Err(format!(
+            "not a revision: {rev:?} (a branch, tag or commit hash)"
+        ))
     }
 }
 
@@ -99,7 +101,8 @@ pub fn normalize_etag(raw: &str) -> Option<String> {
     let e = raw.trim();
     let e = e.strip_prefix("W/").unwrap_or(e).trim_matches('"');
     let ok = (1..=128).contains(&e.len())
-        && e.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        && e.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     ok.then(|| e.to_string())
 }
 
@@ -132,7 +135,9 @@ mod tests {
         assert_eq!(r.repo, "org/name");
         assert_eq!(r.file.as_deref(), Some("dir/f.gguf"));
         assert_eq!(RepoRef::parse("a/b").unwrap().file, None);
-        for bad in ["a", "a/b/c", "/a/b", "a/../b", "-a/b", "a/b.", "a--x/b", "a/b:", "a/b:../x", "a/b:/x"] {
+        for bad in [
+            "a", "a/b/c", "/a/b", "a/../b", "-a/b", "a/b.", "a--x/b", "a/b:", "a/b:../x", "a/b:/x",
+        ] {
             assert!(RepoRef::parse(bad).is_err(), "{bad}");
         }
         assert!(RepoRef::from_model_arg("models/SmolLM2-135M-Instruct.Q4_1.gguf").is_none());

@@ -81,7 +81,8 @@ pub fn select(repo: &str, files: &[String], wanted: Option<&str>) -> Result<Sele
         })
         .cloned()
         .collect();
-    if folder.iter().any(|f| f == "config.json") && folder.iter().any(|f| f.ends_with(".safetensors"))
+    if folder.iter().any(|f| f == "config.json")
+        && folder.iter().any(|f| f.ends_with(".safetensors"))
     {
         Ok(Selection::Folder(folder))
     } else {
@@ -103,35 +104,63 @@ mod tests {
     #[test]
     fn one_gguf_is_picked_by_preference_or_by_name() {
         let files = names(&["README.md", "m-Q8_0.gguf", "m.Q4_1.gguf", "m-f16.gguf"]);
-        assert_eq!(select("o/r", &files, None).unwrap(), Selection::File("m.Q4_1.gguf".into()));
+        assert_eq!(
+            select("o/r", &files, None).unwrap(),
+            Selection::File("m.Q4_1.gguf".into())
+        );
         let files = names(&["m-Q8_0.gguf", "m-q4_k_m.gguf"]);
-        assert_eq!(select("o/r", &files, None).unwrap(), Selection::File("m-q4_k_m.gguf".into()));
+        assert_eq!(
+            select("o/r", &files, None).unwrap(),
+            Selection::File("m-q4_k_m.gguf".into())
+        );
         assert_eq!(
             select("o/r", &files, Some("m-Q8_0.gguf")).unwrap(),
             Selection::File("m-Q8_0.gguf".into())
         );
-        assert!(matches!(select("o/r", &files, Some("x.gguf")), Err(HubError::NotFound(_))));
+        assert!(matches!(
+            select("o/r", &files, Some("x.gguf")),
+            Err(HubError::NotFound(_))
+        ));
         let only = names(&["m-f16.gguf", "config.json"]);
-        assert_eq!(select("o/r", &only, None).unwrap(), Selection::File("m-f16.gguf".into()));
+        assert_eq!(
+            select("o/r", &only, None).unwrap(),
+            Selection::File("m-f16.gguf".into())
+        );
     }
 
     #[test]
     fn ambiguous_ggufs_are_listed() {
         let files = names(&["m-f16.gguf", "m-Q2_K.gguf"]);
         let err = select("o/r", &files, None).unwrap_err().to_string();
-        assert!(err.contains("m-f16.gguf, m-Q2_K.gguf") && err.contains("o/r:FILE"), "{err}");
+        assert!(
+            err.contains("m-f16.gguf, m-Q2_K.gguf") && err.contains("o/r:FILE"),
+            "{err}"
+        );
     }
 
     #[test]
     fn a_folder_takes_what_textgen_reads() {
         let files = names(&[
-            "README.md", "config.json", "model.safetensors", "tokenizer.json", "onnx/model.onnx",
-            "sub/x.safetensors", "generation_config.json",
+            "README.md",
+            "config.json",
+            "model.safetensors",
+            "tokenizer.json",
+            "onnx/model.onnx",
+            "sub/x.safetensors",
+            "generation_config.json",
         ]);
         let Selection::Folder(got) = select("o/r", &files, None).unwrap() else {
             panic!("not a folder");
         };
-        assert_eq!(got, names(&["config.json", "model.safetensors", "tokenizer.json", "generation_config.json"]));
+        assert_eq!(
+            got,
+            names(&[
+                "config.json",
+                "model.safetensors",
+                "tokenizer.json",
+                "generation_config.json"
+            ])
+        );
         let err = select("o/r", &names(&["README.md"]), None).unwrap_err();
         assert!(err.to_string().contains("neither a GGUF file"));
     }

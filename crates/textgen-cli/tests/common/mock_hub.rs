@@ -189,8 +189,16 @@ fn respond(conn: &mut TcpStream, status: &str, headers: &[(String, String)], bod
 }
 
 fn error(conn: &mut TcpStream, status: &str, code: &str) {
-    let h = [("X-Error-Code".to_string(), code.to_string()), ("Content-Type".into(), "application/json".into())];
-    respond(conn, status, &h, format!("{{\"error\":\"{code}\"}}").as_bytes());
+    let h = [
+        ("X-Error-Code".to_string(), code.to_string()),
+        ("Content-Type".into(), "application/json".into()),
+    ];
+    respond(
+        conn,
+        status,
+        &h,
+        format!("{{\"error\":\"{code}\"}}").as_bytes(),
+    );
 }
 
 /// Serves `content` (or its range) with `extra` headers and the configured faults.
@@ -222,7 +230,10 @@ fn send_file(
             return respond(conn, "416 Range Not Satisfiable", &headers, b"");
         }
         Some(f) => {
-            headers.push(("Content-Range".into(), format!("bytes {f}-{}/{len}", len - 1)));
+            headers.push((
+                "Content-Range".into(),
+                format!("bytes {f}-{}/{len}", len - 1),
+            ));
             ("206 Partial Content", f)
         }
         None => ("200 OK", 0),
@@ -331,7 +342,10 @@ fn serve(mut conn: TcpStream, state: &Mutex<State>, base: &str) {
             let s = state.lock().unwrap();
             s.repos.get(&id).map(|r| {
                 let rev_ok = segs[3] == "main" || segs[3] == r.commit;
-                let authorized = r.token.as_ref().is_none_or(|t| auth.as_deref() == Some(&format!("Bearer {t}")));
+                let authorized = r
+                    .token
+                    .as_ref()
+                    .is_none_or(|t| auth.as_deref() == Some(&format!("Bearer {t}")));
                 let f = r.files.iter().find(|f| f.name == file).cloned();
                 (r.commit.clone(), rev_ok, authorized, f)
             })

@@ -66,9 +66,10 @@ pub fn fetch_blob(
         return Ok(());
     }
     let part = cache.incomplete(&meta.etag);
-    bar.reset();
     bar.set_length(meta.size);
     bar.set_message(meta.name.clone());
+    bar.reset_elapsed();
+    bar.reset_eta();
     let mut attempt = 1;
     loop {
         match download(client, repo, meta, &part, bar) {

@@ -312,7 +312,9 @@ fn missing_repositories_and_files_are_clear_errors() {
         ("org/nothing", "org/nothing at revision main"),
         ("org/tiny:nope.gguf", "org/tiny has no file nope.gguf"),
     ] {
-        let o = run(textgen(&home, &hub.url, &["pull", what]));
+        let mut c = textgen(&home, &hub.url, &["pull", what]);
+        c.env("HF_TOKEN", "hf_any");
+        let o = run(c);
         assert_eq!(o.status.code(), Some(1));
         let err = stderr(&o);
         assert!(

@@ -81,9 +81,16 @@ impl Client {
         }
     }
 
-    /// The error for a 4xx/5xx answer about `what` (a repository, or `repo` file `f`).
-    fn status_error(&self, status: u16, url: &str, repo: &str, what: String) -> HubError {
+    /// The error for a 4xx/5xx answer `resp` about `what` (a repository, or one of its files). The Hub
+    /// answers 401 with `X-Error-Code: RepoNotFound` for a missing repository (it might be private).
+    fn status_error(&self, resp: &Response<Body>, url: &str, repo: &str, what: String) -> HubError {
+        let status = resp.status().as_u16();
+        let code = header(resp.headers(), "x-error-code");
         match status {
+            401 if code == Some("RepoNotFound") => HubError::NotFound(format!(
+                "{what} (at {}; if it is private, set HF_TOKEN)",
+                self.cfg.endpoint
+            )),
             401 | 403 => HubError::Denied {
                 repo: repo.to_string(),
                 status,
@@ -112,7 +119,7 @@ impl Client {
         let status = resp.status().as_u16();
         if status != 200 {
             let what = format!("{repo} at revision {revision}");
-            return Err(self.status_error(status, &url, repo, what));
+            return Err(self.status_error(&resp, &url, repo, what));
         }
         let bad = |what: String| HubError::BadResponse {
             url: url.clone(),
@@ -158,7 +165,7 @@ impl Client {
         let resp = req.call().map_err(|e| self.network(e))?;
         let status = resp.status().as_u16();
         if !(200..400).contains(&status) {
-            return Err(self.status_error(status, &url, repo, format!("{repo} file {file}")));
+            return Err(self.status_error(&resp, &url, repo, format!("{repo} file {file}")));
         }
         let h = resp.headers();
         let bad = |what: &str| HubError::BadResponse {
@@ -201,7 +208,7 @@ impl Client {
         let status = resp.status().as_u16();
         if status >= 400 && status != 416 {
             let what = format!("{repo} file {}", meta.name);
-            return Err(self.status_error(status, &meta.url, repo, what));
+            return Err(self.status_error(&resp, &meta.url, repo, what));
         }
         Ok(resp)
     }

@@ -313,7 +313,13 @@ fn serve(mut conn: TcpStream, state: &Mutex<State>, base: &str) {
         let s = state.lock().unwrap();
         let Some(repo) = s.repos.get(&format!("{org}/{name}")) else {
             drop(s);
-            return error(&mut conn, "404 Not Found", "RepoNotFound");
+            // As the Hub: 401 to anonymous callers (the repository might be private), else 404.
+            let status = if auth.is_some() {
+                "404 Not Found"
+            } else {
+                "401 Unauthorized"
+            };
+            return error(&mut conn, status, "RepoNotFound");
         };
         let rev = decode(rev);
         if rev != "main" && rev != repo.commit {

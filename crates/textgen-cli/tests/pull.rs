@@ -301,6 +301,17 @@ fn offline_mode_uses_the_cache_only() {
         assert!(err.contains(what), "{err}");
     }
     assert_eq!(hub.log().len(), before);
+    // Without HF_HUB_OFFLINE but with the Hub out of reach, the cache serves too (as huggingface_hub does).
+    let o = run(textgen(&home, "http://127.0.0.1:9", &["pull", "org/tiny"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), path);
+    // HF_HUB_CACHE moves the cache itself.
+    let elsewhere = scratch("offline-hub-cache");
+    let mut c = textgen(&home, &hub.url, &["pull", "org/tiny"]);
+    c.env("HF_HUB_CACHE", &elsewhere);
+    let o = run(c);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).starts_with(&elsewhere.join("models--org--tiny").display().to_string()));
 }
 
 #[test]
@@ -366,9 +377,9 @@ fn a_gated_repository_needs_hf_token_which_stays_off_the_cdn() {
         "{}",
         stderr(&o)
     );
-    let mut c = textgen(&home, &hub.url, &["pull", "org/gated"]);
-    c.env("HF_TOKEN", "hf_secret");
-    let o = run(c);
+    // The token `huggingface-cli login` saves in HF_HOME/token counts too.
+    std::fs::write(home.join("token"), "hf_secret\n").unwrap();
+    let o = run(textgen(&home, &hub.url, &["pull", "org/gated"]));
     assert!(o.status.success(), "{}", stderr(&o));
     let log = hub.log();
     assert!(log

@@ -98,7 +98,11 @@ impl RepoCache {
             let Ok(entries) = fs::read_dir(dir) else {
                 return;
             };
-            for e in entries.flatten() {
+            // Hidden names are this module's temporary links, never repository files.
+            for e in entries
+                .flatten()
+                .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+            {
                 let path = e.path();
                 if path.is_dir() {
                     walk(root, &path, out);

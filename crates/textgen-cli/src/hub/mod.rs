@@ -29,7 +29,8 @@ fn local_path(cache: &RepoCache, commit: &str, sel: &Selection) -> PathBuf {
 }
 
 /// Makes `r` (at `revision`) available in the cache, downloading what is missing (or, with
-/// `HF_HUB_OFFLINE`, finding it there), and returns its local path: a file, or a model folder.
+/// `HF_HUB_OFFLINE` or when the Hub cannot be reached, finding it there), and returns its local path:
+/// a file, or a model folder.
 pub fn fetch(
     cfg: &HubConfig,
     r: &RepoRef,
@@ -42,7 +43,14 @@ pub fn fetch(
         return from_cache(cfg, &cache, r, revision);
     }
     let client = Client::new(cfg);
-    let info = client.repo_info(&r.repo, revision)?;
+    let info = match client.repo_info(&r.repo, revision) {
+        Ok(info) => info,
+        // As huggingface_hub does: with the Hub out of reach, what the cache has is used.
+        Err(e @ HubError::Network { .. }) => {
+            return from_cache(cfg, &cache, r, revision).map_err(|_| e)
+        }
+        Err(e) => return Err(e),
+    };
     let sel = select(&r.repo, &info.files, r.file.as_deref())?;
     for file in sel.files() {
         let link = cache.snapshot_dir(&info.commit).join(file);

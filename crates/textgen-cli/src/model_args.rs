@@ -1,5 +1,6 @@
 //! Flags shared by every subcommand that loads a model, and the loading itself.
 
+use crate::hub::RepoRef;
 use crate::Failure;
 use std::path::PathBuf;
 use textgen_core::engine::{load_gguf, Engine, LoadError};
@@ -10,7 +11,7 @@ pub const DEFAULT_MODEL: &str = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
 /// Which model to run and on how many threads.
 #[derive(clap::Args, Clone, Debug)]
 pub struct ModelArgs {
-    /// Model file (GGUF).
+    /// Model file (GGUF), or a Hugging Face Hub repository ORG/NAME[:FILE] (pulled into the HF cache).
     #[arg(long, short = 'm', env = "TEXTGEN_MODEL", default_value = DEFAULT_MODEL)]
     pub model: PathBuf,
     /// Worker threads (default: all available cores).
@@ -23,7 +24,7 @@ fn not_found(p: &std::path::Path) -> Failure {
     Failure {
         message: format!(
             "model file not found: {} (run scripts/fetch-default-model.sh for the default model, \
-             or pass --model / set TEXTGEN_MODEL)",
+             or pass --model FILE or a Hub repository ORG/NAME / set TEXTGEN_MODEL)",
             p.display()
         ),
         code: 2,
@@ -31,23 +32,42 @@ fn not_found(p: &std::path::Path) -> Failure {
 }
 
 impl ModelArgs {
-    /// Fails like `load` would when the model file is missing, without loading it.
-    pub fn check_exists(&self) -> Result<(), Failure> {
-        if self.model.is_file() {
-            Ok(())
-        } else {
-            Err(not_found(&self.model))
+    /// The same arguments with `model` a local path: the path itself when it exists, else a Hub
+    /// repository `ORG/NAME[:FILE]` pulled into the cache (found there with `HF_HUB_OFFLINE`).
+    pub fn resolved(&self) -> Result<ModelArgs, Failure> {
+        if self.model.exists() {
+            return Ok(self.clone());
+        }
+        let repo = self.model.to_str().and_then(RepoRef::from_model_arg);
+        let Some(repo) = repo else {
+            return Err(not_found(&self.model));
+        };
+        Ok(ModelArgs {
+            model: crate::pull::fetch(&repo, "main")?,
+            ..self.clone()
+        })
+    }
+
+    /// The model's name for clients: the Hub repository (`ORG/NAME`), or the file name without extension.
+    pub fn id(&self) -> String {
+        match self.model.to_str().and_then(RepoRef::from_model_arg) {
+            Some(r) if !self.model.exists() => r.repo,
+            _ => self
+                .model
+                .file_stem()
+                .map_or("textgen".to_string(), |s| s.to_string_lossy().into_owned()),
         }
     }
 
-    /// Loads the model and starts its worker threads.
+    /// Loads the model (pulling it first if it is a Hub repository) and starts its worker threads.
     pub fn load(&self) -> Result<Engine, Failure> {
+        let resolved = self.resolved()?;
         let threads = self
             .threads
             .map(usize::from)
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-        let label = format!("loading {}", self.model.display());
-        match crate::progress::with_spinner(&label, || load_gguf(&self.model)) {
+        let label = format!("loading {}", resolved.model.display());
+        match crate::progress::with_spinner(&label, || load_gguf(&resolved.model)) {
             Ok((model, tokenizer)) => Ok(Engine::new(model, tokenizer, threads)),
             Err(LoadError::NotFound(p)) => Err(not_found(&p)),
             Err(e) => Err(Failure::new(format!("cannot load model: {e}"))),

@@ -66,12 +66,8 @@ pub struct Args {
 
 /// Runs the subcommand until SIGTERM/SIGINT.
 pub fn run(a: Args) -> Result<(), Failure> {
-    a.model.check_exists()?;
-    let model_id = a
-        .model
-        .model
-        .file_stem()
-        .map_or("textgen".to_string(), |s| s.to_string_lossy().into_owned());
+    let model_id = a.model.id();
+    let model = a.model.resolved()?;
     let cfg = ServerConfig {
         host: a.host,
         port: a.port,
@@ -95,7 +91,6 @@ pub fn run(a: Args) -> Result<(), Failure> {
         .enable_all()
         .build()
         .map_err(Failure::new)?;
-    let model = a.model.clone();
     let template_path = a.chat_template;
     let load = move || {
         let engine = model.load().map_err(|f| f.message)?;

@@ -2,7 +2,7 @@
 
 use proptest::prelude::*;
 use textgen_core::sampling::params::Warpers;
-use textgen_core::sampling::processors::warp;
+use textgen_core::sampling::processors::{warp, WarpScratch};
 use textgen_core::sampling::sampler::argmax;
 use textgen_core::sampling::{RawParams, Sampler};
 
@@ -25,7 +25,7 @@ proptest! {
     #[test]
     fn top_k_keeps_the_k_best_and_ties(l in logits(), k in 1usize..50) {
         let mut c = Vec::new();
-        warp(&Warpers { top_k: Some(k), ..neutral() }, &l, &mut c, &mut Vec::new());
+        warp(&Warpers { top_k: Some(k), ..neutral() }, &l, &mut c, &mut WarpScratch::default());
         let kept_min = c.iter().map(|e| e.0).fold(f32::INFINITY, f32::min);
         let mut sorted = l.clone();
         sorted.sort_by(|a, b| b.total_cmp(a));
@@ -39,7 +39,7 @@ proptest! {
     #[test]
     fn top_p_keeps_the_smallest_set_reaching_p(l in logits(), p in 0.05f32..0.99) {
         let mut c = Vec::new();
-        warp(&Warpers { top_p: p, ..neutral() }, &l, &mut c, &mut Vec::new());
+        warp(&Warpers { top_p: p, ..neutral() }, &l, &mut c, &mut WarpScratch::default());
         let pr = probs(&l);
         let mut kept: Vec<f64> = c.iter().map(|e| pr[e.1 as usize]).collect();
         kept.sort_by(|a, b| b.total_cmp(a));
@@ -55,7 +55,7 @@ proptest! {
     #[test]
     fn min_p_threshold_is_relative(l in logits(), m in 0.0f32..1.0) {
         let mut c = Vec::new();
-        warp(&Warpers { min_p: m, ..neutral() }, &l, &mut c, &mut Vec::new());
+        warp(&Warpers { min_p: m, ..neutral() }, &l, &mut c, &mut WarpScratch::default());
         let pr = probs(&l);
         let top = pr.iter().copied().fold(0.0, f64::max);
         for (i, p) in pr.iter().enumerate() {
@@ -82,7 +82,7 @@ proptest! {
         let mut s = Sampler::new(&params, seed);
         let id = s.choose(&mut l.clone(), &[], 0, &[]).id;
         let mut c = Vec::new();
-        warp(&Warpers { top_k: Some(k as usize), top_p: 0.9, ..neutral() }, &l, &mut c, &mut Vec::new());
+        warp(&Warpers { top_k: Some(k as usize), top_p: 0.9, ..neutral() }, &l, &mut c, &mut WarpScratch::default());
         prop_assert!(c.iter().any(|e| e.1 == id));
     }
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use textgen_core::engine::{load_gguf, Engine, Flow};
 use textgen_core::model::Scratch;
 use textgen_core::sampling::params::{Penalties, Warpers};
-use textgen_core::sampling::processors::{apply_penalties, warp};
+use textgen_core::sampling::processors::{apply_penalties, warp, WarpScratch};
 use textgen_core::sampling::RawParams;
 
 fn dir() -> PathBuf {
@@ -122,7 +122,7 @@ fn processors_match_transformers() {
             || w.typical_p < 1.0;
         if warps {
             let mut cands = Vec::new();
-            warp(&w, &logits, &mut cands, &mut Vec::new());
+            warp(&w, &logits, &mut cands, &mut WarpScratch::default());
             got.iter_mut().for_each(|v| *v = f32::NEG_INFINITY);
             for (s, id) in cands {
                 got[id as usize] = s;

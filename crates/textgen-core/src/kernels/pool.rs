@@ -25,6 +25,8 @@ struct Shared {
     active: AtomicUsize,
     panicked: AtomicBool,
     stop: AtomicBool,
+    /// Workers that have finished starting up.
+    started: AtomicUsize,
     sleep_lock: Mutex<()>,
     wake: Condvar,
 }
@@ -53,6 +55,7 @@ impl Pool {
             active: AtomicUsize::new(0),
             panicked: AtomicBool::new(false),
             stop: AtomicBool::new(false),
+            started: AtomicUsize::new(0),
             sleep_lock: Mutex::new(()),
             wake: Condvar::new(),
         });
@@ -65,6 +68,10 @@ impl Pool {
                     .ok()
             })
             .collect::<Vec<_>>();
+        // Thread start-up allocates (names, thread-locals): let it finish here, not during the first jobs.
+        while shared.started.load(Acquire) < handles.len() {
+            std::thread::yield_now();
+        }
         Self {
             threads: handles.len() + 1,
             shared,
@@ -133,6 +140,9 @@ impl Pool {
 }
 
 fn worker(s: Arc<Shared>, index: usize) {
+    // Initialize the thread handle now (std does it lazily, allocating) before reporting in.
+    drop(std::thread::current());
+    s.started.fetch_add(1, Release);
     let mut done = 0u64;
     loop {
         let mut waits = 0u32;

@@ -221,7 +221,8 @@ impl Llama {
             });
             t_n += len;
             n_out += len.saturating_sub(item.logits_from);
-            longest = longest.max(start + len);
+            // Score buffers sized for the whole cache: they never grow as a sequence does.
+            longest = longest.max(item.cache.capacity());
         }
         for (v, n) in [
             (&mut s.x, t_n * d),

@@ -35,6 +35,9 @@ pub fn apply_penalties(
     };
     if p.repetition != 1.0 || p.frequency != 0.0 || p.presence != 0.0 {
         s.counts.resize(logits.len(), 0);
+        // At most one entry per vocabulary token: sized once, never grown as the sequence grows.
+        s.touched
+            .reserve(logits.len().saturating_sub(s.touched.len()));
         for &t in &tokens[window_start..] {
             if s.counts[t as usize] == 0 {
                 s.touched.push(t);
@@ -113,13 +116,11 @@ fn keep_mass(
     mass: f64,
     key: impl Fn(usize, &(f32, u32)) -> f64,
     buf: &mut Vec<f64>,
+    order: &mut Vec<MassEntry>,
 ) {
     probs(c, buf);
-    let mut order: Vec<(f64, f64, (f32, u32))> = c
-        .iter()
-        .enumerate()
-        .map(|(i, e)| (key(i, e), buf[i], *e))
-        .collect();
+    order.clear();
+    order.extend(c.iter().enumerate().map(|(i, e)| (key(i, e), buf[i], *e)));
     let cmp = |a: &(f64, f64, (f32, u32)), b: &(f64, f64, (f32, u32))| {
         a.0.total_cmp(&b.0).then(a.2 .1.cmp(&b.2 .1))
     };
@@ -145,8 +146,24 @@ fn keep_mass(
     }
 }
 
+/// A candidate's sort key, probability and (score, id), as `keep_mass` orders them.
+type MassEntry = (f64, f64, (f32, u32));
+
+/// Work buffers of `warp`, reused across steps so sampling allocates nothing in steady state.
+#[derive(Clone, Debug, Default)]
+pub struct WarpScratch {
+    probs: Vec<f64>,
+    order: Vec<MassEntry>,
+    dev: Vec<f64>,
+}
+
 /// Applies warpers 7-11 to the finite logits; returns the survivors (scores already divided by temperature).
-pub fn warp(w: &Warpers, logits: &[f32], c: &mut Candidates, buf: &mut Vec<f64>) {
+pub fn warp(w: &Warpers, logits: &[f32], c: &mut Candidates, scratch: &mut WarpScratch) {
+    let WarpScratch {
+        probs: buf,
+        order,
+        dev,
+    } = scratch;
     c.clear();
     c.extend(
         logits
@@ -164,7 +181,7 @@ pub fn warp(w: &Warpers, logits: &[f32], c: &mut Candidates, buf: &mut Vec<f64>)
         c.retain(|e| e.0 >= kth);
     }
     if w.top_p < 1.0 {
-        keep_mass(c, w.top_p as f64, |_, e| -(e.0 as f64), buf);
+        keep_mass(c, w.top_p as f64, |_, e| -(e.0 as f64), buf, order);
     }
     if w.min_p > 0.0 {
         probs(c, buf);
@@ -179,8 +196,9 @@ pub fn warp(w: &Warpers, logits: &[f32], c: &mut Candidates, buf: &mut Vec<f64>)
     if w.typical_p < 1.0 {
         probs(c, buf);
         let entropy: f64 = buf.iter().filter(|&&p| p > 0.0).map(|&p| -p * p.ln()).sum();
-        let dev: Vec<f64> = buf.iter().map(|&p| (-p.ln() - entropy).abs()).collect();
-        keep_mass(c, w.typical_p as f64, |i, _| dev[i], buf);
+        dev.clear();
+        dev.extend(buf.iter().map(|&p| (-p.ln() - entropy).abs()));
+        keep_mass(c, w.typical_p as f64, |i, _| dev[i], buf, order);
     }
 }
 
@@ -295,7 +313,7 @@ mod tests {
             },
             &[1.0, 3.0, 2.0, 2.0, 0.0],
             &mut c,
-            &mut Vec::new(),
+            &mut WarpScratch::default(),
         );
         assert_eq!(ids(&c), vec![1, 2, 3]);
     }
@@ -312,7 +330,7 @@ mod tests {
             },
             &logits,
             &mut c,
-            &mut Vec::new(),
+            &mut WarpScratch::default(),
         );
         assert_eq!(ids(&c), vec![0, 1]);
         warp(
@@ -322,7 +340,7 @@ mod tests {
             },
             &logits,
             &mut c,
-            &mut Vec::new(),
+            &mut WarpScratch::default(),
         );
         assert_eq!(ids(&c), vec![0]);
     }
@@ -338,7 +356,7 @@ mod tests {
             },
             &logits,
             &mut c,
-            &mut Vec::new(),
+            &mut WarpScratch::default(),
         );
         assert_eq!(ids(&c), vec![0, 1]);
     }
@@ -350,7 +368,7 @@ mod tests {
             &warpers(),
             &[f32::NEG_INFINITY, 1.0],
             &mut c,
-            &mut Vec::new(),
+            &mut WarpScratch::default(),
         );
         assert_eq!(ids(&c), vec![1]);
     }

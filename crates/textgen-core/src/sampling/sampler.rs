@@ -5,7 +5,7 @@
 //! where filtered tokens have probability 0.
 
 use super::params::{Decoding, GenerationParams, Penalties, Warpers};
-use super::processors::{apply_penalties, warp, Candidates, PenaltyScratch};
+use super::processors::{apply_penalties, warp, Candidates, PenaltyScratch, WarpScratch};
 use super::rng::Rng;
 
 /// A chosen token.
@@ -28,7 +28,7 @@ pub struct Sampler {
     rng: Rng,
     scratch: PenaltyScratch,
     cands: Candidates,
-    buf: Vec<f64>,
+    warp: WarpScratch,
 }
 
 /// Index of the largest logit (the lowest index among ties).
@@ -77,7 +77,7 @@ impl Sampler {
             rng: Rng::new(seed),
             scratch: PenaltyScratch::default(),
             cands: Vec::new(),
-            buf: Vec::new(),
+            warp: WarpScratch::default(),
         }
     }
 
@@ -115,7 +115,7 @@ impl Sampler {
             };
             return Choice { id, logprob, top };
         };
-        warp(w, logits, &mut self.cands, &mut self.buf);
+        warp(w, logits, &mut self.cands, &mut self.warp);
         if self.cands.is_empty() {
             // Every token was banned: fall back to the raw argmax rather than fail mid-stream.
             return Choice {

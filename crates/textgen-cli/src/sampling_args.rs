@@ -157,7 +157,7 @@ impl SamplingArgs {
     pub fn params(&self, engine: &Engine) -> Result<GenerationParams, Failure> {
         self.raw(engine)?
             .validate(
-                engine.model.cfg.vocab_size,
+                engine.model.vocab_size(),
                 textgen_core::sampling::rng::random_seed,
             )
             .map_err(|e| Failure {

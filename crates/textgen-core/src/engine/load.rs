@@ -1,6 +1,6 @@
 //! Opening a model file: weights and tokenizer together.
 
-use crate::model::{Llama, ModelError};
+use crate::model::{Model, ModelError};
 use crate::tokenizer::{Tokenizer, TokenizerError};
 use crate::weights::Gguf;
 use std::path::{Path, PathBuf};
@@ -30,7 +30,7 @@ pub enum LoadError {
 }
 
 /// Loads a GGUF model and its embedded tokenizer (weights are memory-mapped, not copied).
-pub fn load_gguf(path: &Path) -> Result<(Llama, Tokenizer), LoadError> {
+pub fn load_gguf(path: &Path) -> Result<(Model, Tokenizer), LoadError> {
     if !path.is_file() {
         return Err(LoadError::NotFound(path.to_path_buf()));
     }
@@ -39,16 +39,16 @@ pub fn load_gguf(path: &Path) -> Result<(Llama, Tokenizer), LoadError> {
         source,
     };
     let gguf = Gguf::open(path).map_err(|e| model_err(e.into()))?;
-    let model = Llama::from_gguf(&gguf).map_err(model_err)?;
+    let model = Model::from_gguf(&gguf).map_err(model_err)?;
     let tokenizer = Tokenizer::from_gguf(&gguf).map_err(|source| LoadError::Tokenizer {
         path: path.to_path_buf(),
         source,
     })?;
-    if tokenizer.vocab_size() != model.cfg.vocab_size {
+    if tokenizer.vocab_size() != model.vocab_size() {
         return Err(model_err(ModelError::BadConfig(format!(
             "tokenizer has {} tokens but the embedding has {} rows",
             tokenizer.vocab_size(),
-            model.cfg.vocab_size
+            model.vocab_size()
         ))));
     }
     Ok((model, tokenizer))

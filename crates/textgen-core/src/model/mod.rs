@@ -1,12 +1,19 @@
 //! Model architectures: configs, weights and forward passes (stateless; sequence state lives in `KvCache`).
 
+pub mod batch;
 pub mod config;
+pub mod dispatch;
+pub mod gpt2;
 pub mod kv_cache;
 pub mod llama;
+mod tensors;
 
+pub use batch::{BatchItem, Scratch};
 pub use config::LlamaConfig;
-pub use kv_cache::KvCache;
-pub use llama::{BatchItem, Llama, Scratch};
+pub use dispatch::{supported_architectures, Model};
+pub use gpt2::{Gpt2, Gpt2Config};
+pub use kv_cache::{KvCache, KvShape};
+pub use llama::Llama;
 
 use crate::weights::GgufError;
 

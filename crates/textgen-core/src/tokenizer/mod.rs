@@ -45,6 +45,8 @@ pub struct Tokenizer {
     eos: Option<u32>,
     eog: Vec<u32>,
     chat_template: Option<String>,
+    /// Decoding drops one leading space (SentencePiece's prefix space), as transformers' `Strip` decoder.
+    strip_space: bool,
 }
 
 impl std::fmt::Debug for Tokenizer {
@@ -91,7 +93,8 @@ impl Tokenizer {
         let added: Vec<bool> = v.kinds.iter().map(|k| k.1).collect();
         Ok(Self {
             inner: build_inner(&v.json)?,
-            token_bytes: token_bytes(&v.tokens, &added, true),
+            token_bytes: token_bytes(&v.tokens, &added, v.byte_level),
+            strip_space: v.strip_space,
             special: v.kinds.iter().map(|k| k.0).collect(),
             bos: v.bos,
             add_bos: v.add_bos,
@@ -147,6 +150,7 @@ impl Tokenizer {
             eos: None,
             eog,
             chat_template: None,
+            strip_space: false,
         })
     }
 
@@ -159,6 +163,7 @@ impl Tokenizer {
     }
 
     /// Text of `ids`; special tokens are dropped when `skip_special`. Invalid UTF-8 becomes U+FFFD.
+    /// SentencePiece vocabularies drop the leading space their encoder prepends (as transformers does).
     pub fn decode(&self, ids: &[u32], skip_special: bool) -> String {
         let mut bytes = Vec::new();
         for &id in ids {
@@ -166,7 +171,11 @@ impl Tokenizer {
                 bytes.extend_from_slice(self.token_bytes(id));
             }
         }
-        String::from_utf8_lossy(&bytes).into_owned()
+        let text = match bytes.split_first() {
+            Some((b' ', rest)) if self.strip_space => rest,
+            _ => &bytes[..],
+        };
+        String::from_utf8_lossy(text).into_owned()
     }
 
     /// The raw bytes token `id` spells (empty for ids outside the vocabulary).

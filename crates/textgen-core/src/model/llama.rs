@@ -13,7 +13,7 @@ use crate::kernels::ops::{
 use crate::kernels::pool::SyncPtr;
 use crate::kernels::{matmul, Pool, QMatrix};
 use crate::weights::dequant::dequantize;
-use crate::weights::{Gguf, TensorInfo};
+use crate::weights::{Gguf, TensorInfo, TensorSet};
 
 struct Layer {
     attn_norm: Vec<f32>,
@@ -78,8 +78,8 @@ fn resize(v: &mut Vec<f32>, n: usize) {
     v.resize(n, 0.0);
 }
 
-fn matrix(g: &Gguf, name: &str, cols: usize, rows: usize) -> Result<QMatrix, ModelError> {
-    let t = g.tensor(name)?;
+fn matrix(g: &dyn TensorSet, name: &str, cols: usize, rows: usize) -> Result<QMatrix, ModelError> {
+    let t = g.require(name)?;
     shaped(t, &[cols, rows])?;
     QMatrix::from_tensor(t).map_err(|got| ModelError::BadTensorShape {
         name: name.into(),
@@ -88,8 +88,8 @@ fn matrix(g: &Gguf, name: &str, cols: usize, rows: usize) -> Result<QMatrix, Mod
     })
 }
 
-fn vector(g: &Gguf, name: &str, n: usize) -> Result<Vec<f32>, ModelError> {
-    let t = g.tensor(name)?;
+fn vector(g: &dyn TensorSet, name: &str, n: usize) -> Result<Vec<f32>, ModelError> {
+    let t = g.require(name)?;
     shaped(t, &[n])?;
     let mut v = vec![0.0; n];
     dequantize(t.ty, t.data.bytes(), &mut v);
@@ -110,8 +110,13 @@ fn shaped(t: &TensorInfo, expected: &[usize]) -> Result<(), ModelError> {
 impl Llama {
     /// Builds the model from a parsed GGUF file, checking every tensor's presence and shape.
     pub fn from_gguf(g: &Gguf) -> Result<Self, ModelError> {
-        let mut cfg = LlamaConfig::from_gguf(g)?;
-        let emb = g.tensor("token_embd.weight")?;
+        Self::from_tensors(LlamaConfig::from_gguf(g)?, g)
+    }
+
+    /// Builds the model from `cfg` and tensors with GGUF names (`token_embd.weight`, `blk.N.attn_q.weight`, ...),
+    /// checking every tensor's presence and shape; the vocabulary size is taken from the embedding.
+    pub fn from_tensors(mut cfg: LlamaConfig, g: &dyn TensorSet) -> Result<Self, ModelError> {
+        let emb = g.require("token_embd.weight")?;
         let vocab = match emb.dims[..] {
             [c, v] if c == cfg.n_embd && v > 0 => v,
             _ => {
@@ -125,7 +130,7 @@ impl Llama {
         cfg.vocab_size = vocab;
         let (d, kv, ff) = (cfg.n_embd, cfg.kv_dim(), cfg.n_ff);
         let tok_embd = matrix(g, "token_embd.weight", d, vocab)?;
-        let output = match g.try_tensor("output.weight") {
+        let output = match g.get("output.weight") {
             Some(_) => matrix(g, "output.weight", d, vocab)?,
             None => tok_embd.clone(),
         };

@@ -8,7 +8,7 @@ pub use config::LlamaConfig;
 pub use kv_cache::KvCache;
 pub use llama::{BatchItem, Llama, Scratch};
 
-use crate::weights::GgufError;
+use crate::weights::{GgufError, MissingTensor, SafetensorsError};
 
 /// Why a model cannot be built or run.
 #[derive(Debug, thiserror::Error)]
@@ -16,6 +16,12 @@ pub enum ModelError {
     /// The file is unreadable or malformed.
     #[error(transparent)]
     Gguf(#[from] GgufError),
+    /// A safetensors checkpoint is unreadable or malformed.
+    #[error(transparent)]
+    Safetensors(#[from] SafetensorsError),
+    /// A tensor the architecture needs is absent.
+    #[error(transparent)]
+    MissingTensor(#[from] MissingTensor),
     /// The file's architecture is not implemented.
     #[error("unsupported architecture '{arch}' (supported: {supported})")]
     UnsupportedArchitecture {

@@ -5,10 +5,11 @@
 
 use super::config::LlamaConfig;
 use super::kv_cache::KvCache;
+use super::rope::{inv_freq, RopeStyle};
 use super::ModelError;
 use crate::kernels::dot::{axpy, detect, dot_f32};
 use crate::kernels::ops::{
-    add_assign, rms_norm, rope_angles, rope_interleaved, rope_inv_freq, softmax, swiglu,
+    add_assign, add_bias, rms_norm, rope_angles, rope_halves, rope_interleaved, softmax, swiglu,
 };
 use crate::kernels::pool::SyncPtr;
 use crate::kernels::{matmul, Pool, QMatrix};
@@ -21,6 +22,13 @@ struct Layer {
     wk: QMatrix,
     wv: QMatrix,
     wo: QMatrix,
+    /// Projection biases (Qwen2: q, k, v; Llama with `attention_bias`: all four).
+    bq: Option<Vec<f32>>,
+    bk: Option<Vec<f32>>,
+    bv: Option<Vec<f32>>,
+    bo: Option<Vec<f32>>,
+    /// Sliding attention window, if this layer has one.
+    window: Option<usize>,
     ffn_norm: Vec<f32>,
     w_gate: QMatrix,
     w_up: QMatrix,
@@ -35,6 +43,7 @@ pub struct Llama {
     layers: Vec<Layer>,
     output_norm: Vec<f32>,
     output: QMatrix,
+    inv_freq: Vec<f32>,
 }
 
 /// Reusable work buffers for forward passes (grown on demand, never shrunk: no allocation in steady state).
@@ -49,7 +58,6 @@ pub struct Scratch {
     gate: Vec<f32>,
     up: Vec<f32>,
     scores: Vec<f32>,
-    inv_freq: Vec<f32>,
     cos: Vec<f32>,
     sin: Vec<f32>,
     spans: Vec<Span>,
@@ -96,6 +104,20 @@ fn vector(g: &dyn TensorSet, name: &str, n: usize) -> Result<Vec<f32>, ModelErro
     Ok(v)
 }
 
+fn bias(g: &dyn TensorSet, name: &str, n: usize) -> Result<Option<Vec<f32>>, ModelError> {
+    match g.get(name) {
+        Some(_) => vector(g, name, n).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Adds the bias, if any, to every row of `x`.
+fn add_opt_bias(x: &mut [f32], b: &Option<Vec<f32>>) {
+    if let Some(b) = b {
+        add_bias(x, b);
+    }
+}
+
 fn shaped(t: &TensorInfo, expected: &[usize]) -> Result<(), ModelError> {
     if t.dims != expected {
         return Err(ModelError::BadTensorShape {
@@ -128,7 +150,7 @@ impl Llama {
             }
         };
         cfg.vocab_size = vocab;
-        let (d, kv, ff) = (cfg.n_embd, cfg.kv_dim(), cfg.n_ff);
+        let (d, qd, kv, ff) = (cfg.n_embd, cfg.q_dim(), cfg.kv_dim(), cfg.n_ff);
         let tok_embd = matrix(g, "token_embd.weight", d, vocab)?;
         let output = match g.get("output.weight") {
             Some(_) => matrix(g, "output.weight", d, vocab)?,
@@ -137,12 +159,18 @@ impl Llama {
         let layers = (0..cfg.n_layer)
             .map(|i| {
                 let n = |s: &str| format!("blk.{i}.{s}.weight");
+                let b = |s: &str| format!("blk.{i}.{s}.bias");
                 Ok(Layer {
                     attn_norm: vector(g, &n("attn_norm"), d)?,
-                    wq: matrix(g, &n("attn_q"), d, d)?,
+                    wq: matrix(g, &n("attn_q"), d, qd)?,
                     wk: matrix(g, &n("attn_k"), d, kv)?,
                     wv: matrix(g, &n("attn_v"), d, kv)?,
-                    wo: matrix(g, &n("attn_output"), d, d)?,
+                    wo: matrix(g, &n("attn_output"), qd, d)?,
+                    bq: bias(g, &b("attn_q"), qd)?,
+                    bk: bias(g, &b("attn_k"), kv)?,
+                    bv: bias(g, &b("attn_v"), kv)?,
+                    bo: bias(g, &b("attn_output"), d)?,
+                    window: cfg.layer_window[i],
                     ffn_norm: vector(g, &n("ffn_norm"), d)?,
                     w_gate: matrix(g, &n("ffn_gate"), d, ff)?,
                     w_up: matrix(g, &n("ffn_up"), d, ff)?,
@@ -152,6 +180,7 @@ impl Llama {
             .collect::<Result<_, ModelError>>()?;
         Ok(Self {
             output_norm: vector(g, "output_norm.weight", d)?,
+            inv_freq: inv_freq(cfg.rope_base, cfg.rope_dim, cfg.rope_scaling),
             cfg,
             tok_embd,
             layers,
@@ -196,7 +225,7 @@ impl Llama {
         logits: &mut Vec<f32>,
     ) -> Result<(), ModelError> {
         let c = &self.cfg;
-        let (d, kv_dim, hd) = (c.n_embd, c.kv_dim(), c.head_dim);
+        let (d, q_dim, kv_dim, hd) = (c.n_embd, c.q_dim(), c.kv_dim(), c.head_dim);
         for item in batch.iter() {
             let need = item.cache.len() + item.tokens.len();
             if need > item.cache.capacity() {
@@ -231,10 +260,10 @@ impl Llama {
         for (v, n) in [
             (&mut s.x, t_n * d),
             (&mut s.xn, t_n * d),
-            (&mut s.q, t_n * d),
+            (&mut s.q, t_n * q_dim.max(d)), // also gathers the rows that want logits
             (&mut s.k, t_n * kv_dim),
             (&mut s.v, t_n * kv_dim),
-            (&mut s.att, t_n * d),
+            (&mut s.att, t_n * q_dim),
             (&mut s.gate, t_n * c.n_ff),
             (&mut s.up, t_n * c.n_ff),
             (&mut s.scores, pool.threads() * longest),
@@ -252,16 +281,13 @@ impl Llama {
                 s.row_span.push(i);
             }
         }
-        if s.inv_freq.len() != c.rope_dim / 2 {
-            rope_inv_freq(c.rope_base, c.rope_dim, &mut s.inv_freq);
-        }
         let half = c.rope_dim / 2;
         for span in &s.spans {
             for t in 0..span.len {
                 let r = (span.row + t) * half..(span.row + t + 1) * half;
                 rope_angles(
                     span.start + t,
-                    &s.inv_freq,
+                    &self.inv_freq,
                     &mut s.cos[r.clone()],
                     &mut s.sin[r],
                 );
@@ -270,16 +296,24 @@ impl Llama {
 
         for (l, layer) in self.layers.iter().enumerate() {
             rms_norm(&s.x, &layer.attn_norm, c.rms_eps, &mut s.xn);
-            matmul(pool, &layer.wq, &s.xn, &mut s.q);
+            let q = &mut s.q[..t_n * q_dim];
+            matmul(pool, &layer.wq, &s.xn, q);
             matmul(pool, &layer.wk, &s.xn, &mut s.k);
             matmul(pool, &layer.wv, &s.xn, &mut s.v);
+            add_opt_bias(q, &layer.bq);
+            add_opt_bias(&mut s.k, &layer.bk);
+            add_opt_bias(&mut s.v, &layer.bv);
+            let rope = match c.rope_style {
+                RopeStyle::Interleaved => rope_interleaved,
+                RopeStyle::Halves => rope_halves,
+            };
             for t in 0..t_n {
                 let (cs, sn) = (
                     &s.cos[t * half..(t + 1) * half],
                     &s.sin[t * half..(t + 1) * half],
                 );
-                rope_interleaved(&mut s.q[t * d..(t + 1) * d], hd, cs, sn);
-                rope_interleaved(&mut s.k[t * kv_dim..(t + 1) * kv_dim], hd, cs, sn);
+                rope(&mut q[t * q_dim..(t + 1) * q_dim], hd, cs, sn);
+                rope(&mut s.k[t * kv_dim..(t + 1) * kv_dim], hd, cs, sn);
             }
             for (item, span) in batch.iter_mut().zip(&s.spans) {
                 let rows = span.row * kv_dim..(span.row + span.len) * kv_dim;
@@ -293,11 +327,12 @@ impl Llama {
                 &s.spans,
                 &s.row_span,
                 l,
-                &s.q,
+                &s.q[..t_n * q_dim],
                 &mut s.scores,
                 &mut s.att,
             );
             matmul(pool, &layer.wo, &s.att, &mut s.xn);
+            add_opt_bias(&mut s.xn, &layer.bo);
             add_assign(&mut s.x, &s.xn);
 
             rms_norm(&s.x, &layer.ffn_norm, c.rms_eps, &mut s.xn);
@@ -327,7 +362,8 @@ impl Llama {
         Ok(())
     }
 
-    /// Causal grouped-query attention of every new row over its own sequence's cache.
+    /// Causal grouped-query attention of every new row over its own sequence's cache (over its last
+    /// `window` positions only in a sliding-window layer, as transformers masks them).
     #[allow(clippy::too_many_arguments)]
     fn attention(
         &self,
@@ -341,7 +377,8 @@ impl Llama {
         out: &mut [f32],
     ) {
         let c = &self.cfg;
-        let (d, hd, kv_dim) = (c.n_embd, c.head_dim, c.kv_dim());
+        let (q_dim, hd, kv_dim) = (c.q_dim(), c.head_dim, c.kv_dim());
+        let window = self.layers[layer].window;
         let group = c.n_head / c.n_head_kv;
         let scale = 1.0 / (hd as f32).sqrt();
         let t_n = row_span.len();
@@ -359,15 +396,18 @@ impl Llama {
                     .layer(layer, span.start + span.len);
                 let g = h / group;
                 let n_ctx = span.start + (row - span.row) + 1;
-                let qh = &q[row * d + h * hd..][..hd];
-                let sc = &mut sc_all[..n_ctx];
-                for (p, s) in sc.iter_mut().enumerate() {
+                let first = window.map_or(0, |w| n_ctx.saturating_sub(w));
+                let qh = &q[row * q_dim + h * hd..][..hd];
+                let sc = &mut sc_all[..n_ctx - first];
+                for (i, s) in sc.iter_mut().enumerate() {
+                    let p = first + i;
                     *s = dot_f32(isa, qh, &kc[p * kv_dim + g * hd..][..hd]) * scale;
                 }
                 softmax(sc);
-                let o = unsafe { op.slice(row * d + h * hd, hd) };
+                let o = unsafe { op.slice(row * q_dim + h * hd, hd) };
                 o.fill(0.0);
-                for (p, &w) in sc.iter().enumerate() {
+                for (i, &w) in sc.iter().enumerate() {
+                    let p = first + i;
                     axpy(isa, w, &vc[p * kv_dim + g * hd..][..hd], o);
                 }
             }

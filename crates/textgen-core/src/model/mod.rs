@@ -1,12 +1,17 @@
 //! Model architectures: configs, weights and forward passes (stateless; sequence state lives in `KvCache`).
 
 pub mod config;
+pub mod hf_config;
+pub mod hf_tensors;
 pub mod kv_cache;
 pub mod llama;
+pub mod rope;
 
 pub use config::LlamaConfig;
+pub use hf_config::{HfConfig, HF_ARCHITECTURES};
 pub use kv_cache::KvCache;
 pub use llama::{BatchItem, Llama, Scratch};
+pub use rope::{RopeScaling, RopeStyle};
 
 use crate::weights::{GgufError, MissingTensor, SafetensorsError};
 

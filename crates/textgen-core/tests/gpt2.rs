@@ -1,10 +1,11 @@
-//! A tiny random-weight GPT-2 made with transformers (scripts/reference/make_gpt2_fixtures.py): the GGUF
-//! written as llama.cpp writes GPT-2 must give transformers' logits and greedy continuations, and a row of a
-//! batched forward pass must equal the row run alone.
+//! A tiny random-weight GPT-2 made with transformers (scripts/reference/make_gpt2_fixtures.py): its Hugging
+//! Face folder (safetensors, Conv1D weights) and the GGUF written as llama.cpp writes GPT-2 must both give
+//! transformers' logits and greedy continuations, and a row of a batched forward pass must equal the row run
+//! alone.
 
 use serde_json::Value;
 use std::path::PathBuf;
-use textgen_core::engine::{load_gguf, Engine, Flow};
+use textgen_core::engine::{load_gguf, load_model, Engine, Flow};
 use textgen_core::model::{BatchItem, Model, Scratch};
 use textgen_core::sampling::RawParams;
 
@@ -18,6 +19,12 @@ fn expected() -> Value {
 
 fn gguf_engine() -> Engine {
     let (m, t) = load_gguf(&dir().join("model.gguf")).unwrap();
+    assert!(matches!(m, Model::Gpt2(_)));
+    Engine::new(m, t, 2)
+}
+
+fn hf_engine() -> Engine {
+    let (m, t) = load_model(&dir().join("hf"), None).unwrap();
     assert!(matches!(m, Model::Gpt2(_)));
     Engine::new(m, t, 2)
 }
@@ -97,6 +104,30 @@ fn gguf_logits_match_transformers() {
 #[test]
 fn gguf_greedy_matches_transformers() {
     check_greedy(&gguf_engine());
+}
+
+#[test]
+fn hf_folder_logits_match_transformers() {
+    check_logits(&hf_engine());
+}
+
+#[test]
+fn hf_folder_greedy_matches_transformers() {
+    check_greedy(&hf_engine());
+}
+
+#[test]
+fn hf_folder_and_gguf_tokenize_alike() {
+    let (hf, gguf) = (hf_engine(), gguf_engine());
+    for text in [
+        "Hello, world! The cat sat.",
+        "special <|endoftext|> café 🦀",
+    ] {
+        assert_eq!(
+            hf.tokenizer.encode(text, true).unwrap(),
+            gguf.tokenizer.encode(text, true).unwrap()
+        );
+    }
 }
 
 #[test]

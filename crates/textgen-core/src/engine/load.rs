@@ -1,15 +1,16 @@
-//! Opening a model file: weights and tokenizer together.
+//! Opening a model: a GGUF file or a Hugging Face folder, weights and tokenizer together.
 
+use super::hf_folder::load_hf_folder;
 use crate::model::{Model, ModelError};
 use crate::tokenizer::{Tokenizer, TokenizerError};
-use crate::weights::Gguf;
+use crate::weights::{quantize_set, Gguf, Quantize};
 use std::path::{Path, PathBuf};
 
 /// Why a model could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    /// No file at the path.
-    #[error("model file not found: {0}")]
+    /// No file or folder at the path.
+    #[error("model not found: {0}")]
     NotFound(PathBuf),
     /// The weights are unusable.
     #[error("{path}: {source}")]
@@ -29,8 +30,35 @@ pub enum LoadError {
     },
 }
 
+/// Loads a model: a Hugging Face folder (or its `config.json`), else a GGUF file. With `quantize`, float
+/// weight matrices are quantized at load time.
+pub fn load_model(
+    path: &Path,
+    quantize: Option<Quantize>,
+) -> Result<(Model, Tokenizer), LoadError> {
+    if path.is_dir() {
+        load_hf_folder(path, quantize)
+    } else if path.file_name().is_some_and(|n| n == "config.json") && path.is_file() {
+        load_hf_folder(path.parent().unwrap_or(Path::new(".")), quantize)
+    } else {
+        load_gguf_with(path, quantize)
+    }
+}
+
+/// Whether `path` names a loadable model location (a file, or a folder).
+pub fn model_exists(path: &Path) -> bool {
+    path.is_file() || path.is_dir()
+}
+
 /// Loads a GGUF model and its embedded tokenizer (weights are memory-mapped, not copied).
 pub fn load_gguf(path: &Path) -> Result<(Model, Tokenizer), LoadError> {
+    load_gguf_with(path, None)
+}
+
+fn load_gguf_with(
+    path: &Path,
+    quantize: Option<Quantize>,
+) -> Result<(Model, Tokenizer), LoadError> {
     if !path.is_file() {
         return Err(LoadError::NotFound(path.to_path_buf()));
     }
@@ -39,7 +67,11 @@ pub fn load_gguf(path: &Path) -> Result<(Model, Tokenizer), LoadError> {
         source,
     };
     let gguf = Gguf::open(path).map_err(|e| model_err(e.into()))?;
-    let model = Model::from_gguf(&gguf).map_err(model_err)?;
+    let model = match quantize {
+        None => Model::from_gguf(&gguf),
+        Some(q) => Model::from_gguf_tensors(&gguf, &quantize_set(&gguf, q)),
+    }
+    .map_err(model_err)?;
     let tokenizer = Tokenizer::from_gguf(&gguf).map_err(|source| LoadError::Tokenizer {
         path: path.to_path_buf(),
         source,

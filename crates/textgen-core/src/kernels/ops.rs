@@ -55,6 +55,26 @@ pub fn rope_interleaved(x: &mut [f32], head_dim: usize, cos: &[f32], sin: &[f32]
     }
 }
 
+/// Rotates each head of `x` (heads of `head_dim`) in place, transformers' `rotate_half` layout: dims
+/// `(i, i + n)` are rotated by angle `i`, for `n = cos.len()` (the first `2n` dims of each head).
+pub fn rope_halves(x: &mut [f32], head_dim: usize, cos: &[f32], sin: &[f32]) {
+    let n = cos.len();
+    for head in x.chunks_exact_mut(head_dim) {
+        for (i, (c, s)) in cos.iter().zip(sin).enumerate() {
+            let (a, b) = (head[i], head[i + n]);
+            head[i] = a * c - b * s;
+            head[i + n] = b * c + a * s;
+        }
+    }
+}
+
+/// Adds `bias` to every row of `x` (rows of `bias.len()`).
+pub fn add_bias(x: &mut [f32], bias: &[f32]) {
+    for row in x.chunks_exact_mut(bias.len()) {
+        add_assign(row, bias);
+    }
+}
+
 /// `gate[i] = silu(gate[i]) * up[i]` (the SwiGLU activation), in place.
 pub fn swiglu(gate: &mut [f32], up: &[f32]) {
     for (g, u) in gate.iter_mut().zip(up) {
@@ -68,13 +88,6 @@ pub fn gelu_tanh(x: &mut [f32]) {
     for v in x.iter_mut() {
         let u = *v;
         *v = 0.5 * u * (1.0 + (c * (u + 0.044715 * u * u * u)).tanh());
-    }
-}
-
-/// Adds `bias` to every row of `y` (rows of `bias.len()`).
-pub fn add_bias(y: &mut [f32], bias: &[f32]) {
-    for row in y.chunks_exact_mut(bias.len()) {
-        add_assign(row, bias);
     }
 }
 
@@ -123,6 +136,14 @@ mod tests {
         let (c, s) = ([0.0, 1.0], [1.0, 0.0]);
         rope_interleaved(&mut x, 4, &c, &s);
         assert_eq!(x, [0.0, 1.0, 0.0, 1.0]); // pair 0 rotated by 90 degrees, pair 1 by 0
+    }
+
+    #[test]
+    fn rope_halves_rotates_dim_i_with_i_plus_half() {
+        let mut x = [1.0, 0.0, 0.0, 1.0];
+        let (c, s) = ([0.0, 1.0], [1.0, 0.0]);
+        rope_halves(&mut x, 4, &c, &s);
+        assert_eq!(x, [0.0, 0.0, 1.0, 1.0]); // (x0, x2) rotated by 90 degrees, (x1, x3) by 0
     }
 
     #[test]

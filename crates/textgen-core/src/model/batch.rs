@@ -30,7 +30,6 @@ pub struct Scratch {
     pub(super) gate: Vec<f32>,
     pub(super) up: Vec<f32>,
     pub(super) scores: Vec<f32>,
-    pub(super) inv_freq: Vec<f32>,
     pub(super) cos: Vec<f32>,
     pub(super) sin: Vec<f32>,
     pub(super) spans: Vec<Span>,
@@ -52,11 +51,12 @@ pub(super) struct Plan {
     pub(super) longest: usize,
 }
 
-/// Heads of an attention layer.
+/// Heads of an attention layer, and its sliding window (the last `window` positions), if any.
 pub(super) struct Heads {
     pub(super) n_head: usize,
     pub(super) n_head_kv: usize,
     pub(super) head_dim: usize,
+    pub(super) window: Option<usize>,
 }
 
 pub(super) fn resize(v: &mut Vec<f32>, n: usize) {
@@ -135,7 +135,8 @@ pub(super) fn gather_logit_rows(
     }
 }
 
-/// Causal (grouped-query) attention of every new row over its own sequence's cache of layer `layer`.
+/// Causal (grouped-query) attention of every new row over its own sequence's cache of layer `layer` (over
+/// its last `window` positions only in a sliding-window layer, as transformers masks them).
 ///
 /// `q` holds `n_head × head_dim` values per row; `scores` is `pool.threads()` × longest sequence.
 #[allow(clippy::too_many_arguments)]
@@ -169,15 +170,18 @@ pub(super) fn attention(
                 .layer(layer, span.start + span.len);
             let g = h / group;
             let n_ctx = span.start + (row - span.row) + 1;
+            let first = heads.window.map_or(0, |w| n_ctx.saturating_sub(w));
             let qh = &q[row * d + h * hd..][..hd];
-            let sc = &mut sc_all[..n_ctx];
-            for (p, s) in sc.iter_mut().enumerate() {
+            let sc = &mut sc_all[..n_ctx - first];
+            for (i, s) in sc.iter_mut().enumerate() {
+                let p = first + i;
                 *s = dot_f32(isa, qh, &kc[p * kv_dim + g * hd..][..hd]) * scale;
             }
             softmax(sc);
             let o = unsafe { op.slice(row * d + h * hd, hd) };
             o.fill(0.0);
-            for (p, &w) in sc.iter().enumerate() {
+            for (i, &w) in sc.iter().enumerate() {
+                let p = first + i;
                 axpy(isa, w, &vc[p * kv_dim + g * hd..][..hd], o);
             }
         }

@@ -1,13 +1,13 @@
 //! `Model`: the architecture a file declares, behind one interface for the engine.
 
 use super::batch::{BatchItem, Scratch};
-use super::config::SUPPORTED_ARCHITECTURES;
-use super::gpt2::Gpt2;
+use super::config::{LlamaConfig, SUPPORTED_ARCHITECTURES};
+use super::gpt2::{Gpt2, Gpt2Config};
 use super::kv_cache::{KvCache, KvShape};
 use super::llama::Llama;
 use super::ModelError;
 use crate::kernels::Pool;
-use crate::weights::Gguf;
+use crate::weights::{Gguf, TensorSet};
 
 /// A loaded model of any supported architecture.
 pub enum Model {
@@ -30,11 +30,20 @@ pub fn supported_architectures() -> String {
 impl Model {
     /// Builds the model the GGUF file's `general.architecture` names.
     pub fn from_gguf(g: &Gguf) -> Result<Self, ModelError> {
+        Self::from_gguf_tensors(g, g)
+    }
+
+    /// Builds the model the GGUF file's metadata describes from `tensors` (the file's own, or a quantized
+    /// copy of them).
+    pub fn from_gguf_tensors(g: &Gguf, tensors: &dyn TensorSet) -> Result<Self, ModelError> {
         match g.get_str("general.architecture")? {
-            GPT2 => Ok(Self::Gpt2(Gpt2::from_gguf(g)?)),
-            arch if SUPPORTED_ARCHITECTURES.contains(&arch) => {
-                Ok(Self::Llama(Llama::from_gguf(g)?))
-            }
+            GPT2 => Ok(Self::Gpt2(Gpt2::from_tensors(
+                Gpt2Config::from_gguf(g)?,
+                tensors,
+            )?)),
+            arch if SUPPORTED_ARCHITECTURES.contains(&arch) => Ok(Self::Llama(
+                Llama::from_tensors(LlamaConfig::from_gguf(g)?, tensors)?,
+            )),
             arch => Err(ModelError::UnsupportedArchitecture {
                 arch: arch.to_string(),
                 supported: supported_architectures(),

@@ -12,7 +12,7 @@ use super::tensors::{matrix, vector, vocab_rows};
 use super::ModelError;
 use crate::kernels::ops::{add_assign, add_bias, gelu_tanh, layer_norm};
 use crate::kernels::{matmul, Pool, QMatrix};
-use crate::weights::Gguf;
+use crate::weights::{Gguf, TensorSet};
 
 /// Shape and constants of a GPT-2 model.
 #[derive(Clone, Debug, PartialEq)]
@@ -35,7 +35,7 @@ pub struct Gpt2Config {
 
 impl Gpt2Config {
     /// Reads the `gpt2.*` hyper-parameters of a GGUF file (the vocabulary size comes from the embedding).
-    fn from_gguf(g: &Gguf) -> Result<Self, ModelError> {
+    pub fn from_gguf(g: &Gguf) -> Result<Self, ModelError> {
         let cfg = Self {
             n_layer: g.get_usize("gpt2.block_count")?,
             n_embd: g.get_usize("gpt2.embedding_length")?,
@@ -147,10 +147,10 @@ pub fn split_qkv(w: &QMatrix, b: &[f32], d: usize) -> Option<[Linear; 3]> {
 }
 
 impl Gpt2 {
-    /// Builds the model from a GGUF file as llama.cpp's converter writes GPT-2 (`general.architecture`
-    /// = `gpt2`), checking every tensor's presence and shape.
-    pub fn from_gguf(g: &Gguf) -> Result<Self, ModelError> {
-        let mut cfg = Gpt2Config::from_gguf(g)?;
+    /// Builds the model from `cfg` and tensors named as llama.cpp's converter names GPT-2's
+    /// (`token_embd`, `position_embd`, `blk.N.attn_qkv`, ...), checking every tensor's presence and shape;
+    /// the vocabulary size is taken from the embedding.
+    pub fn from_tensors(mut cfg: Gpt2Config, g: &dyn TensorSet) -> Result<Self, ModelError> {
         let vocab = vocab_rows(g, "token_embd.weight", cfg.n_embd)?;
         cfg.vocab_size = vocab;
         let (d, ff) = (cfg.n_embd, cfg.n_ff);
@@ -167,7 +167,7 @@ impl Gpt2 {
             })
         };
         let wte = matrix(g, "token_embd.weight", d, vocab)?;
-        let lm_head = match g.try_tensor("output.weight") {
+        let lm_head = match g.get("output.weight") {
             Some(_) => matrix(g, "output.weight", d, vocab)?,
             None => wte.clone(),
         };
@@ -247,6 +247,7 @@ impl Gpt2 {
             n_head: c.n_head,
             n_head_kv: c.n_head,
             head_dim: c.head_dim(),
+            window: None,
         };
 
         for (l, b) in self.blocks.iter().enumerate() {

@@ -8,13 +8,14 @@ use super::batch::{
 };
 use super::config::LlamaConfig;
 use super::kv_cache::KvShape;
-use super::tensors::{matrix, vector, vocab_rows};
+use super::rope::{inv_freq, RopeStyle};
+use super::tensors::{matrix, opt_vector, vector, vocab_rows};
 use super::ModelError;
 use crate::kernels::ops::{
-    add_assign, rms_norm, rope_angles, rope_interleaved, rope_inv_freq, swiglu,
+    add_assign, add_bias, rms_norm, rope_angles, rope_halves, rope_interleaved, swiglu,
 };
 use crate::kernels::{matmul, Pool, QMatrix};
-use crate::weights::Gguf;
+use crate::weights::{Gguf, TensorSet};
 
 struct Layer {
     attn_norm: Vec<f32>,
@@ -22,6 +23,13 @@ struct Layer {
     wk: QMatrix,
     wv: QMatrix,
     wo: QMatrix,
+    /// Projection biases (Qwen2: q, k, v; Llama with `attention_bias`: all four).
+    bq: Option<Vec<f32>>,
+    bk: Option<Vec<f32>>,
+    bv: Option<Vec<f32>>,
+    bo: Option<Vec<f32>>,
+    /// Sliding attention window, if this layer has one.
+    window: Option<usize>,
     ffn_norm: Vec<f32>,
     w_gate: QMatrix,
     w_up: QMatrix,
@@ -36,29 +44,48 @@ pub struct Llama {
     layers: Vec<Layer>,
     output_norm: Vec<f32>,
     output: QMatrix,
+    inv_freq: Vec<f32>,
+}
+
+/// Adds the bias, if any, to every row of `x`.
+fn add_opt_bias(x: &mut [f32], b: &Option<Vec<f32>>) {
+    if let Some(b) = b {
+        add_bias(x, b);
+    }
 }
 
 impl Llama {
     /// Builds the model from a parsed GGUF file, checking every tensor's presence and shape.
     pub fn from_gguf(g: &Gguf) -> Result<Self, ModelError> {
-        let mut cfg = LlamaConfig::from_gguf(g)?;
+        Self::from_tensors(LlamaConfig::from_gguf(g)?, g)
+    }
+
+    /// Builds the model from `cfg` and tensors with GGUF names (`token_embd.weight`, `blk.N.attn_q.weight`, ...),
+    /// checking every tensor's presence and shape; the vocabulary size is taken from the embedding.
+    pub fn from_tensors(mut cfg: LlamaConfig, g: &dyn TensorSet) -> Result<Self, ModelError> {
         let vocab = vocab_rows(g, "token_embd.weight", cfg.n_embd)?;
         cfg.vocab_size = vocab;
-        let (d, kv, ff) = (cfg.n_embd, cfg.kv_dim(), cfg.n_ff);
+        let (d, qd, kv, ff) = (cfg.n_embd, cfg.q_dim(), cfg.kv_dim(), cfg.n_ff);
         let tok_embd = matrix(g, "token_embd.weight", d, vocab)?;
-        let output = match g.try_tensor("output.weight") {
+        let output = match g.get("output.weight") {
             Some(_) => matrix(g, "output.weight", d, vocab)?,
             None => tok_embd.clone(),
         };
         let layers = (0..cfg.n_layer)
             .map(|i| {
                 let n = |s: &str| format!("blk.{i}.{s}.weight");
+                let b = |s: &str| format!("blk.{i}.{s}.bias");
                 Ok(Layer {
                     attn_norm: vector(g, &n("attn_norm"), d)?,
-                    wq: matrix(g, &n("attn_q"), d, d)?,
+                    wq: matrix(g, &n("attn_q"), d, qd)?,
                     wk: matrix(g, &n("attn_k"), d, kv)?,
                     wv: matrix(g, &n("attn_v"), d, kv)?,
-                    wo: matrix(g, &n("attn_output"), d, d)?,
+                    wo: matrix(g, &n("attn_output"), qd, d)?,
+                    bq: opt_vector(g, &b("attn_q"), qd)?,
+                    bk: opt_vector(g, &b("attn_k"), kv)?,
+                    bv: opt_vector(g, &b("attn_v"), kv)?,
+                    bo: opt_vector(g, &b("attn_output"), d)?,
+                    window: cfg.layer_window[i],
                     ffn_norm: vector(g, &n("ffn_norm"), d)?,
                     w_gate: matrix(g, &n("ffn_gate"), d, ff)?,
                     w_up: matrix(g, &n("ffn_up"), d, ff)?,
@@ -68,6 +95,7 @@ impl Llama {
             .collect::<Result<_, ModelError>>()?;
         Ok(Self {
             output_norm: vector(g, "output_norm.weight", d)?,
+            inv_freq: inv_freq(cfg.rope_base, cfg.rope_dim, cfg.rope_scaling),
             cfg,
             tok_embd,
             layers,
@@ -95,17 +123,17 @@ impl Llama {
         logits: &mut Vec<f32>,
     ) -> Result<(), ModelError> {
         let c = &self.cfg;
-        let (d, kv_dim, hd) = (c.n_embd, c.kv_dim(), c.head_dim);
+        let (d, q_dim, kv_dim, hd) = (c.n_embd, c.q_dim(), c.kv_dim(), c.head_dim);
         let s = scratch;
         let p = plan(batch, c.vocab_size, s)?;
         let t_n = p.rows;
         for (v, n) in [
             (&mut s.x, t_n * d),
             (&mut s.xn, t_n * d),
-            (&mut s.q, t_n * d),
+            (&mut s.q, t_n * q_dim.max(d)), // also gathers the rows that want logits
             (&mut s.k, t_n * kv_dim),
             (&mut s.v, t_n * kv_dim),
-            (&mut s.att, t_n * d),
+            (&mut s.att, t_n * q_dim),
             (&mut s.gate, t_n * c.n_ff),
             (&mut s.up, t_n * c.n_ff),
             (&mut s.scores, pool.threads() * p.longest),
@@ -121,41 +149,47 @@ impl Llama {
                     .dequantize_row(id as usize, &mut s.x[row * d..(row + 1) * d]);
             }
         }
-        if s.inv_freq.len() != c.rope_dim / 2 {
-            rope_inv_freq(c.rope_base, c.rope_dim, &mut s.inv_freq);
-        }
         let half = c.rope_dim / 2;
         for span in &s.spans {
             for t in 0..span.len {
                 let r = (span.row + t) * half..(span.row + t + 1) * half;
                 rope_angles(
                     span.start + t,
-                    &s.inv_freq,
+                    &self.inv_freq,
                     &mut s.cos[r.clone()],
                     &mut s.sin[r],
                 );
             }
         }
-        let heads = Heads {
-            n_head: c.n_head,
-            n_head_kv: c.n_head_kv,
-            head_dim: hd,
-        };
 
         for (l, layer) in self.layers.iter().enumerate() {
             rms_norm(&s.x, &layer.attn_norm, c.rms_eps, &mut s.xn);
-            matmul(pool, &layer.wq, &s.xn, &mut s.q);
+            let q = &mut s.q[..t_n * q_dim];
+            matmul(pool, &layer.wq, &s.xn, q);
             matmul(pool, &layer.wk, &s.xn, &mut s.k);
             matmul(pool, &layer.wv, &s.xn, &mut s.v);
+            add_opt_bias(q, &layer.bq);
+            add_opt_bias(&mut s.k, &layer.bk);
+            add_opt_bias(&mut s.v, &layer.bv);
+            let rope = match c.rope_style {
+                RopeStyle::Interleaved => rope_interleaved,
+                RopeStyle::Halves => rope_halves,
+            };
             for t in 0..t_n {
                 let (cs, sn) = (
                     &s.cos[t * half..(t + 1) * half],
                     &s.sin[t * half..(t + 1) * half],
                 );
-                rope_interleaved(&mut s.q[t * d..(t + 1) * d], hd, cs, sn);
-                rope_interleaved(&mut s.k[t * kv_dim..(t + 1) * kv_dim], hd, cs, sn);
+                rope(&mut q[t * q_dim..(t + 1) * q_dim], hd, cs, sn);
+                rope(&mut s.k[t * kv_dim..(t + 1) * kv_dim], hd, cs, sn);
             }
             store_kv(batch, s, l, kv_dim);
+            let heads = Heads {
+                n_head: c.n_head,
+                n_head_kv: c.n_head_kv,
+                head_dim: hd,
+                window: layer.window,
+            };
             attention(
                 pool,
                 &heads,
@@ -163,11 +197,12 @@ impl Llama {
                 &s.spans,
                 &s.row_span,
                 l,
-                &s.q,
+                &s.q[..t_n * q_dim],
                 &mut s.scores,
                 &mut s.att,
             );
             matmul(pool, &layer.wo, &s.att, &mut s.xn);
+            add_opt_bias(&mut s.xn, &layer.bo);
             add_assign(&mut s.x, &s.xn);
 
             rms_norm(&s.x, &layer.ffn_norm, c.rms_eps, &mut s.xn);

@@ -2,6 +2,7 @@
 
 pub mod byte_level;
 pub mod gguf_vocab;
+mod hf_config;
 pub mod stream;
 
 pub use stream::StreamDecoder;
@@ -53,6 +54,15 @@ impl std::fmt::Debug for Tokenizer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Tokenizer({} tokens)", self.token_bytes.len())
     }
+}
+
+fn read_json(path: &Path) -> Result<Value, TokenizerError> {
+    let io = |message: String| TokenizerError::Io {
+        path: path.display().to_string(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| io(e.to_string()))?;
+    serde_json::from_str(&text).map_err(|e| io(e.to_string()))
 }
 
 fn build_inner(json: &Value) -> Result<tokenizers::Tokenizer, TokenizerError> {
@@ -107,15 +117,36 @@ impl Tokenizer {
         })
     }
 
-    /// Loads a Hugging Face `tokenizer.json`.
+    /// Loads a Hugging Face `tokenizer.json` (no BOS/EOS or chat template: those live in
+    /// `tokenizer_config.json`, see [`Tokenizer::from_hf_dir`]).
     pub fn from_json_file(path: &Path) -> Result<Self, TokenizerError> {
-        let io = |message: String| TokenizerError::Io {
-            path: path.display().to_string(),
-            message,
+        Self::from_json(&read_json(path)?)
+    }
+
+    /// Loads the tokenizer of a Hugging Face model folder: `tokenizer.json`, plus `tokenizer_config.json`
+    /// (BOS/EOS tokens, `add_bos_token`, chat template) and `chat_template.jinja` when present.
+    pub fn from_hf_dir(dir: &Path) -> Result<Self, TokenizerError> {
+        let mut t = Self::from_json_file(&dir.join("tokenizer.json"))?;
+        let cfg_path = dir.join("tokenizer_config.json");
+        let cfg = if cfg_path.is_file() {
+            read_json(&cfg_path)?
+        } else {
+            Value::Null
         };
-        let text = std::fs::read_to_string(path).map_err(|e| io(e.to_string()))?;
-        let json: Value = serde_json::from_str(&text).map_err(|e| io(e.to_string()))?;
-        let inner = build_inner(&json)?;
+        hf_config::apply(&mut t, &cfg)?;
+        let jinja = dir.join("chat_template.jinja");
+        if t.chat_template.is_none() && jinja.is_file() {
+            let text = std::fs::read_to_string(&jinja).map_err(|e| TokenizerError::Io {
+                path: jinja.display().to_string(),
+                message: e.to_string(),
+            })?;
+            t.chat_template = Some(text);
+        }
+        Ok(t)
+    }
+
+    fn from_json(json: &Value) -> Result<Self, TokenizerError> {
+        let inner = build_inner(json)?;
         let n = inner.get_vocab_size(true);
         let mut tokens = vec![String::new(); n];
         for (tok, id) in inner.get_vocab(true) {
@@ -152,6 +183,20 @@ impl Tokenizer {
             chat_template: None,
             strip_space: false,
         })
+    }
+
+    /// Also ends generation at `ids` (e.g. `eos_token_id` of `generation_config.json`).
+    pub fn add_eog(&mut self, ids: impl IntoIterator<Item = u32>) {
+        for id in ids {
+            if !self.eog.contains(&id) {
+                self.eog.push(id);
+            }
+        }
+    }
+
+    /// The id of token text `text`, if it is in the vocabulary.
+    pub fn token_id(&self, text: &str) -> Option<u32> {
+        self.inner.token_to_id(text)
     }
 
     /// Token ids of `text`; with `add_special`, the model's BOS (and whatever its post-processor adds).

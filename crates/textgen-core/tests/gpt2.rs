@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use textgen_core::engine::{load_gguf, load_model, Engine, Flow};
 use textgen_core::model::{BatchItem, Model, Scratch};
 use textgen_core::sampling::RawParams;
+use textgen_core::weights::Quantize;
 
 fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-gpt2")
@@ -128,6 +129,27 @@ fn hf_folder_and_gguf_tokenize_alike() {
             gguf.tokenizer.encode(text, true).unwrap()
         );
     }
+}
+
+#[test]
+fn quantized_loads_of_hf_folder_and_gguf_agree_bit_for_bit() {
+    // Both paths hold the same f32 Linear-layout weights, so Q8_0 at load time must give the same blocks.
+    let ids = u32s(&expected()["logits_input_ids"]);
+    let quantized = |path: PathBuf| {
+        let (m, t) = load_model(&path, Some(Quantize::Q8_0)).unwrap();
+        logits(&Engine::new(m, t, 2), &ids)
+    };
+    let from_hf = quantized(dir().join("hf"));
+    let from_gguf = quantized(dir().join("model.gguf"));
+    let exact = logits(&gguf_engine(), &ids);
+    assert!(
+        from_hf.iter().zip(&exact).any(|(a, b)| a != b),
+        "Q8_0 changed nothing"
+    );
+    assert!(from_hf
+        .iter()
+        .zip(&from_gguf)
+        .all(|(a, b)| a.to_bits() == b.to_bits()));
 }
 
 #[test]

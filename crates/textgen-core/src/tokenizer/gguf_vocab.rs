@@ -197,6 +197,8 @@ fn spm_merges(tokens: &[String], scores: &[f64]) -> Vec<Value> {
     for (i, t) in tokens.iter().enumerate() {
         index.insert(t.as_str(), i);
     }
+    // Only splits into lengths some token has are looked up (keeps hostile long tokens cheap).
+    let lens: std::collections::HashSet<usize> = tokens.iter().map(String::len).collect();
     let mut merges: Vec<(&str, &str, f64)> = Vec::new();
     for (i, piece) in tokens.iter().enumerate() {
         if index.get(piece.as_str()) != Some(&i) {
@@ -205,6 +207,7 @@ fn spm_merges(tokens: &[String], scores: &[f64]) -> Vec<Value> {
         let mut local: Vec<(&str, &str, f64)> = piece
             .char_indices()
             .skip(1)
+            .filter(|&(at, _)| lens.contains(&at) && lens.contains(&(piece.len() - at)))
             .map(|(at, _)| piece.split_at(at))
             .filter(|(l, r)| index.contains_key(l) && index.contains_key(r))
             .map(|(l, r)| (l, r, scores[i]))

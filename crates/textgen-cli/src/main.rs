@@ -20,7 +20,7 @@ mod tokenize;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
-/// Fast CPU text generation with real language models (GGUF), no Python, no GPU.
+/// Fast CPU text generation with real language models (GGUF or Hugging Face safetensors), no Python, no GPU.
 #[derive(Parser)]
 #[command(name = "textgen", version, about, after_help = EXAMPLES)]
 struct Cli {

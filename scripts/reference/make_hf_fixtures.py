@@ -12,6 +12,8 @@ tok-byte-level/    A Llama-3/SmolLM-style tokenizer.json: byte-level BPE trained
 tok-sentencepiece/ A Llama-2/TinyLlama/Mistral-style tokenizer.json: SentencePiece-style BPE (Prepend/Replace
                    "▁" normalizer, no pre-tokenizer) with byte fallback (<0x00>..<0xFF> at ids 3..258),
                    <unk>=0, <s>=1 (BOS, added by the post-processor), </s>=2, plus [INST] / [/INST] specials.
+tok-llama-class/   The same tokenizer.json with tokenizer_class LlamaTokenizer (as Llama 2, TinyLlama and Mistral
+                   folders have): transformers 5 replaces its normalizer with a Metaspace pre-tokenizer.
 tokenizer_cases.json  {"cases": [...strings...], "<tokenizer dir>": {"with_special": [[ids]...],
                    "without_special": [[ids]...]}} from transformers' AutoTokenizer (add_special_tokens=True/False).
 
@@ -80,6 +82,9 @@ CASES = [
     "<|begin_of_text|>text<|eot_id|> after",
     "[INST] a question [/INST] an answer</s>",
     "<s>starts with bos",
+    " leading space",
+    "[INST]  two spaces after a special",
+    "trailing newline\n",
     "a" * 40,
 ]
 
@@ -250,7 +255,10 @@ def main():
     bl_dir, sp_dir = os.path.join(OUT, "tok-byte-level"), os.path.join(OUT, "tok-sentencepiece")
     save_tokenizer(*byte_level_tokenizer(), bl_dir)
     save_tokenizer(*sentencepiece_tokenizer(), sp_dir)
-    cases = tokenizer_cases({"tok-byte-level": bl_dir, "tok-sentencepiece": sp_dir})
+    llama_dir = os.path.join(OUT, "tok-llama-class")
+    sp_tok, sp_config = sentencepiece_tokenizer()
+    save_tokenizer(sp_tok, dict(sp_config, tokenizer_class="LlamaTokenizer"), llama_dir)
+    cases = tokenizer_cases({"tok-byte-level": bl_dir, "tok-sentencepiece": sp_dir, "tok-llama-class": llama_dir})
     with open(os.path.join(OUT, "tokenizer_cases.json"), "w") as f:
         json.dump(cases, f, ensure_ascii=False, indent=0)
 

@@ -73,7 +73,9 @@ pub fn run(a: Args) -> Result<(), Failure> {
         });
     }
     let engine = a.model.load()?;
-    let params = a.sampling.params(&engine)?;
+    let params = a
+        .sampling
+        .params(&engine, a.model.generation_config().as_deref())?;
     let (text, prompt) = if a.chat {
         let mut messages = a.template.opening();
         messages.push(Message::new("user", a.prompt.as_str()));

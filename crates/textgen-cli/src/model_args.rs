@@ -1,25 +1,49 @@
 //! Flags shared by every subcommand that loads a model, and the loading itself.
 
 use crate::Failure;
-use std::path::PathBuf;
-use textgen_core::engine::{load_gguf, Engine, LoadError};
+use std::path::{Path, PathBuf};
+use textgen_core::engine::{hf_folder, load_model, model_exists, Engine, LoadError};
+use textgen_core::weights::Quantize;
 
 /// The default model location (fetched by scripts/fetch-default-model.sh).
 pub const DEFAULT_MODEL: &str = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
 
+/// `--quantize` targets.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum QuantizeArg {
+    /// 8-bit blocks of 32 (near-lossless, ~1/4 of F32).
+    #[value(name = "q8_0")]
+    Q8_0,
+    /// 4-bit k-quant super-blocks of 256 (rows that are no multiple of 256 get q8_0).
+    #[value(name = "q4_k")]
+    Q4K,
+}
+
+impl From<QuantizeArg> for Quantize {
+    fn from(q: QuantizeArg) -> Self {
+        match q {
+            QuantizeArg::Q8_0 => Quantize::Q8_0,
+            QuantizeArg::Q4K => Quantize::Q4K,
+        }
+    }
+}
+
 /// Which model to run and on how many threads.
 #[derive(clap::Args, Clone, Debug)]
 pub struct ModelArgs {
-    /// Model file (GGUF).
+    /// Model: a GGUF file, or a Hugging Face folder (config.json, *.safetensors, tokenizer.json) or its config.json.
     #[arg(long, short = 'm', env = "TEXTGEN_MODEL", default_value = DEFAULT_MODEL)]
     pub model: PathBuf,
     /// Worker threads (default: all available cores).
     #[arg(long, short = 't', env = "TEXTGEN_THREADS", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: Option<u16>,
+    /// Quantize float (F32/F16/BF16) weight matrices at load time, for the fast quantized kernels.
+    #[arg(long, value_enum)]
+    pub quantize: Option<QuantizeArg>,
 }
 
 /// The one-line error for a model file that is not there (exit code 2).
-fn not_found(p: &std::path::Path) -> Failure {
+fn not_found(p: &Path) -> Failure {
     Failure {
         message: format!(
             "model file not found: {} (run scripts/fetch-default-model.sh for the default model, \
@@ -31,13 +55,18 @@ fn not_found(p: &std::path::Path) -> Failure {
 }
 
 impl ModelArgs {
-    /// Fails like `load` would when the model file is missing, without loading it.
+    /// Fails like `load` would when the model is missing, without loading it.
     pub fn check_exists(&self) -> Result<(), Failure> {
-        if self.model.is_file() {
+        if model_exists(&self.model) {
             Ok(())
         } else {
             Err(not_found(&self.model))
         }
+    }
+
+    /// The `generation_config.json` next to a Hugging Face model, if there is one.
+    pub fn generation_config(&self) -> Option<PathBuf> {
+        Some(hf_folder(&self.model)?.join("generation_config.json")).filter(|p| p.is_file())
     }
 
     /// Loads the model and starts its worker threads.
@@ -47,7 +76,8 @@ impl ModelArgs {
             .map(usize::from)
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         let label = format!("loading {}", self.model.display());
-        match crate::progress::with_spinner(&label, || load_gguf(&self.model)) {
+        let quantize = self.quantize.map(Quantize::from);
+        match crate::progress::with_spinner(&label, || load_model(&self.model, quantize)) {
             Ok((model, tokenizer)) => Ok(Engine::new(model, tokenizer, threads)),
             Err(LoadError::NotFound(p)) => Err(not_found(&p)),
             Err(e) => Err(Failure::new(format!("cannot load model: {e}"))),

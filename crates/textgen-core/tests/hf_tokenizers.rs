@@ -88,3 +88,16 @@ fn bad_tokenizer_config_is_a_clear_error() {
     assert!(e.contains("<nope>") && e.contains("bos_token"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn llama_tokenizer_class_uses_transformers_metaspace_pipeline() {
+    // Same tokenizer.json as tok-sentencepiece; transformers 5's LlamaTokenizer class re-splits it, which
+    // changes the ids of text with leading spaces or text after special tokens.
+    let t = check("tok-llama-class");
+    let plain = Tokenizer::from_hf_dir(&fixtures().join("tok-sentencepiece")).unwrap();
+    let text = " leading space";
+    assert_ne!(
+        t.encode(text, false).unwrap(),
+        plain.encode(text, false).unwrap()
+    );
+}

@@ -11,7 +11,8 @@ use crate::weights::{quantize_set, Quantize, SafeTensors, TensorSet};
 use serde_json::Value;
 use std::path::Path;
 
-fn read_json(path: &Path) -> Result<Value, ModelError> {
+/// A JSON file of the folder, parsed (unreadable or invalid files are config errors naming the file).
+pub(super) fn read_json(path: &Path) -> Result<Value, ModelError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ModelError::BadConfig(format!("cannot read {}: {e}", path.display())))?;
     serde_json::from_str(&text)

@@ -36,12 +36,20 @@ pub fn load_model(
     path: &Path,
     quantize: Option<Quantize>,
 ) -> Result<(Model, Tokenizer), LoadError> {
+    match hf_folder(path) {
+        Some(dir) => load_hf_folder(&dir, quantize),
+        None => load_gguf_with(path, quantize),
+    }
+}
+
+/// The Hugging Face model folder `path` names: the folder itself, or the one holding a `config.json` file.
+pub fn hf_folder(path: &Path) -> Option<PathBuf> {
     if path.is_dir() {
-        load_hf_folder(path, quantize)
-    } else if path.file_name().is_some_and(|n| n == "config.json") && path.is_file() {
-        load_hf_folder(path.parent().unwrap_or(Path::new(".")), quantize)
+        Some(path.to_path_buf())
+    } else if path.ends_with("config.json") && path.is_file() {
+        Some(path.parent().unwrap_or(Path::new(".")).to_path_buf())
     } else {
-        load_gguf_with(path, quantize)
+        None
     }
 }
 

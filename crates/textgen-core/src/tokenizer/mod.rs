@@ -123,16 +123,19 @@ impl Tokenizer {
         Self::from_json(&read_json(path)?)
     }
 
-    /// Loads the tokenizer of a Hugging Face model folder: `tokenizer.json`, plus `tokenizer_config.json`
-    /// (BOS/EOS tokens, `add_bos_token`, chat template) and `chat_template.jinja` when present.
+    /// Loads the tokenizer of a Hugging Face model folder as transformers 5 does: `tokenizer.json`, plus
+    /// `tokenizer_config.json` (BOS/EOS tokens, chat template, the Llama tokenizer class's own
+    /// pre-tokenizer) and `chat_template.jinja` when present.
     pub fn from_hf_dir(dir: &Path) -> Result<Self, TokenizerError> {
-        let mut t = Self::from_json_file(&dir.join("tokenizer.json"))?;
+        let mut json = read_json(&dir.join("tokenizer.json"))?;
         let cfg_path = dir.join("tokenizer_config.json");
         let cfg = if cfg_path.is_file() {
             read_json(&cfg_path)?
         } else {
             Value::Null
         };
+        hf_config::class_pipeline(&mut json, &cfg);
+        let mut t = Self::from_json(&json)?;
         hf_config::apply(&mut t, &cfg)?;
         let jinja = dir.join("chat_template.jinja");
         if t.chat_template.is_none() && jinja.is_file() {

@@ -108,7 +108,9 @@ fn unsupported_architecture_is_named_with_the_supported_list() {
     let e = stderr(&o);
     assert!(
         e.contains("FalconForCausalLM")
-            && e.contains("LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM"),
+            && e.contains(
+                "LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, GPT2LMHeadModel"
+            ),
         "{e}"
     );
 }

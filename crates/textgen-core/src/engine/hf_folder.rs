@@ -37,21 +37,24 @@ fn generation_eos(dir: &Path) -> Result<Vec<u32>, ModelError> {
         .collect())
 }
 
-/// The model of a folder: weights renamed to the GGUF layout (and quantized when asked).
-fn model(dir: &Path, quantize: Option<Quantize>) -> Result<Model, ModelError> {
-    let json = read_json(&dir.join("config.json"))?;
-    let st = SafeTensors::open_dir(dir)?;
-    let is_gpt2 = json
-        .get("architectures")
-        .and_then(Value::as_array)
-        .and_then(|a| a.first())
-        .and_then(Value::as_str)
-        == Some(HF_GPT2);
-    let (named, vocab_size, cfg) = if is_gpt2 {
-        let hf = HfGpt2::parse(&json)?;
-        (hf.gguf_names(&st)?, hf.cfg.vocab_size, Err(hf.cfg))
-    } else {
-        let cfg = HfConfig::parse(&json).map_err(|e| match e {
+/// A parsed `config.json` of one of the supported architectures.
+enum Config {
+    Llama(HfConfig),
+    Gpt2(HfGpt2),
+}
+
+impl Config {
+    /// Parses `config.json`, dispatching on its first `architectures` entry.
+    fn parse(json: &Value) -> Result<Self, ModelError> {
+        let arch = json
+            .get("architectures")
+            .and_then(Value::as_array)
+            .and_then(|a| a.first())
+            .and_then(Value::as_str);
+        if arch == Some(HF_GPT2) {
+            return Ok(Self::Gpt2(HfGpt2::parse(json)?));
+        }
+        HfConfig::parse(json).map(Self::Llama).map_err(|e| match e {
             ModelError::UnsupportedArchitecture { arch, .. } => {
                 ModelError::UnsupportedArchitecture {
                     arch,
@@ -59,15 +62,24 @@ fn model(dir: &Path, quantize: Option<Quantize>) -> Result<Model, ModelError> {
                 }
             }
             e => e,
-        })?;
-        (gguf_names(&cfg, &st)?, cfg.llama.vocab_size, Ok(cfg.llama))
+        })
+    }
+}
+
+/// The model of a folder: weights renamed to the GGUF layout (and quantized when asked).
+fn model(dir: &Path, quantize: Option<Quantize>) -> Result<Model, ModelError> {
+    let cfg = Config::parse(&read_json(&dir.join("config.json"))?)?;
+    let st = SafeTensors::open_dir(dir)?;
+    let (named, vocab_size) = match &cfg {
+        Config::Llama(c) => (gguf_names(c, &st)?, c.llama.vocab_size),
+        Config::Gpt2(c) => (c.gguf_names(&st)?, c.cfg.vocab_size),
     };
     let tensors: &dyn TensorSet = &named;
     let quantized = quantize.map(|q| quantize_set(tensors, q));
     let tensors = quantized.as_ref().map_or(tensors, |q| q);
     let model = match cfg {
-        Ok(llama) => Model::Llama(Llama::from_tensors(llama, tensors)?),
-        Err(gpt2) => Model::Gpt2(Gpt2::from_tensors(gpt2, tensors)?),
+        Config::Llama(c) => Model::Llama(Llama::from_tensors(c.llama, tensors)?),
+        Config::Gpt2(c) => Model::Gpt2(Gpt2::from_tensors(c.cfg, tensors)?),
     };
     if model.vocab_size() != vocab_size {
         return Err(ModelError::BadConfig(format!(

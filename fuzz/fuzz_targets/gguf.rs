@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use textgen_core::model::Llama;
+use textgen_core::model::Model;
 use textgen_core::tokenizer::Tokenizer;
 use textgen_core::weights::{Blob, Gguf};
 
@@ -11,6 +11,6 @@ fuzz_target!(|data: &[u8]| {
     let Ok(gguf) = Gguf::parse(Blob::from_vec(data.to_vec())) else {
         return;
     };
-    let _ = Llama::from_gguf(&gguf);
+    let _ = Model::from_gguf(&gguf);
     let _ = Tokenizer::from_gguf(&gguf);
 });

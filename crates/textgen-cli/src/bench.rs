@@ -69,7 +69,7 @@ pub(crate) fn tokens(n: usize, vocab: usize, seed: u64) -> Vec<u32> {
 
 /// Seconds to prefill `n` tokens into an empty cache.
 fn time_pp(e: &Engine, n: usize) -> Result<f64, Failure> {
-    let toks = tokens(n, e.model.cfg.vocab_size, 1);
+    let toks = tokens(n, e.model.vocab_size(), 1);
     let mut cache = e.model.new_cache(n);
     let (mut scratch, mut logits) = (Scratch::default(), Vec::new());
     let t = Instant::now();
@@ -95,7 +95,7 @@ pub(crate) fn time_tg(e: &Engine, n: usize) -> Result<f64, Failure> {
 
 /// Microseconds per token of `Sampler::choose` on real logits with a 256-token history.
 fn time_sampling(e: &Engine, raw: RawParams) -> Result<f64, Failure> {
-    let vocab = e.model.cfg.vocab_size;
+    let vocab = e.model.vocab_size();
     let params = raw.validate(vocab, || 0).map_err(Failure::new)?;
     let history = tokens(256, vocab, 2);
     let mut cache = e.model.new_cache(history.len());

@@ -53,7 +53,7 @@ impl Sink for Timer {
 
 /// Runs `parallel` requests of random prompts together, greedy, exactly `gen` tokens each.
 fn measure(e: &Engine, parallel: usize, s: &Sizes) -> Result<Row, Failure> {
-    let vocab = e.model.cfg.vocab_size;
+    let vocab = e.model.vocab_size();
     let params = RawParams {
         temperature: Some(0.0),
         max_new_tokens: Some(s.gen as i64),

@@ -7,6 +7,7 @@ mod completions;
 mod generate;
 mod healthcheck;
 mod hub;
+mod inspect;
 mod interrupt;
 mod model_args;
 mod perplexity;
@@ -21,7 +22,7 @@ mod tokenize;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
-/// Fast CPU text generation with real language models (GGUF), no Python, no GPU.
+/// Fast CPU text generation with real language models (GGUF or Hugging Face safetensors), no Python, no GPU.
 #[derive(Parser)]
 #[command(name = "textgen", version, about, after_help = EXAMPLES)]
 struct Cli {
@@ -42,6 +43,8 @@ const EXAMPLES: &str = "Examples:
   textgen chat --system \"Be brief.\"                 interactive chat (/help inside)
   echo \"What is the capital of France?\" | textgen chat --greedy
   textgen perplexity --file notes.txt --ctx 512
+  textgen inspect path/to/hf-model-folder           architecture, parameters, tensor types, vocabulary
+  textgen -m path/to/hf-model-folder --quantize q8_0 \"Hi\"   a Hugging Face folder, quantized at load
   textgen serve --port 8080                         OpenAI-compatible HTTP API, playground at /
   textgen pull HuggingFaceTB/SmolLM2-135M-Instruct  download from the Hugging Face Hub (HF cache)
   textgen --model bartowski/SmolLM2-135M-Instruct-GGUF \"Hi\"   a Hub repository as the model
@@ -60,6 +63,8 @@ enum Command {
     Perplexity(perplexity::Args),
     /// Show the token ids of a text.
     Tokenize(tokenize::Args),
+    /// Describe a model: architecture, parameters, tensor types, context, vocabulary, chat template.
+    Inspect(inspect::Args),
     /// Measure prompt processing and generation speed (like llama-bench) and the sampling cost.
     Bench(bench::Args),
     /// Serve the model over HTTP (OpenAI-compatible API, health, metrics).
@@ -84,6 +89,7 @@ const SUBCOMMANDS: &[&str] = &[
     "completions",
     "perplexity",
     "tokenize",
+    "inspect",
     "bench",
     "serve",
     "healthcheck",
@@ -141,6 +147,7 @@ fn main() -> ExitCode {
         Command::Chat(a) => chat::run(*a),
         Command::Perplexity(a) => perplexity::run(a),
         Command::Tokenize(a) => tokenize::run(a),
+        Command::Inspect(a) => inspect::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Serve(a) => serve::run(*a),
         Command::Healthcheck(a) => healthcheck::run(a),

@@ -2,25 +2,50 @@
 
 use crate::hub::RepoRef;
 use crate::Failure;
-use std::path::PathBuf;
-use textgen_core::engine::{load_gguf, Engine, LoadError};
+use std::path::{Path, PathBuf};
+use textgen_core::engine::{hf_folder, load_model, Engine, LoadError};
+use textgen_core::weights::Quantize;
 
 /// The default model location (fetched by scripts/fetch-default-model.sh).
 pub const DEFAULT_MODEL: &str = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
 
+/// `--quantize` targets.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum QuantizeArg {
+    /// 8-bit blocks of 32 (near-lossless, ~1/4 of F32).
+    #[value(name = "q8_0")]
+    Q8_0,
+    /// 4-bit k-quant super-blocks of 256 (rows that are no multiple of 256 get q8_0).
+    #[value(name = "q4_k")]
+    Q4K,
+}
+
+impl From<QuantizeArg> for Quantize {
+    fn from(q: QuantizeArg) -> Self {
+        match q {
+            QuantizeArg::Q8_0 => Quantize::Q8_0,
+            QuantizeArg::Q4K => Quantize::Q4K,
+        }
+    }
+}
+
 /// Which model to run and on how many threads.
 #[derive(clap::Args, Clone, Debug)]
 pub struct ModelArgs {
-    /// Model file (GGUF), or a Hugging Face Hub repository ORG/NAME[:FILE] (pulled into the HF cache).
+    /// Model: a GGUF file, a Hugging Face folder (config.json, *.safetensors, tokenizer.json) or its config.json,
+    /// or a Hugging Face Hub repository ORG/NAME[:FILE] (pulled into the HF cache).
     #[arg(long, short = 'm', env = "TEXTGEN_MODEL", default_value = DEFAULT_MODEL)]
     pub model: PathBuf,
     /// Worker threads (default: all available cores).
     #[arg(long, short = 't', env = "TEXTGEN_THREADS", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: Option<u16>,
+    /// Quantize float (F32/F16/BF16) weight matrices at load time, for the fast quantized kernels.
+    #[arg(long, value_enum)]
+    pub quantize: Option<QuantizeArg>,
 }
 
 /// The one-line error for a model file that is not there (exit code 2).
-fn not_found(p: &std::path::Path) -> Failure {
+fn not_found(p: &Path) -> Failure {
     Failure {
         message: format!(
             "model file not found: {} (run scripts/fetch-default-model.sh for the default model, \
@@ -59,6 +84,11 @@ impl ModelArgs {
         }
     }
 
+    /// The `generation_config.json` next to a Hugging Face model, if there is one (`self` resolved).
+    pub fn generation_config(&self) -> Option<PathBuf> {
+        Some(hf_folder(&self.model)?.join("generation_config.json")).filter(|p| p.is_file())
+    }
+
     /// Loads the model (pulling it first if it is a Hub repository) and starts its worker threads.
     pub fn load(&self) -> Result<Engine, Failure> {
         let resolved = self.resolved()?;
@@ -67,7 +97,8 @@ impl ModelArgs {
             .map(usize::from)
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         let label = format!("loading {}", resolved.model.display());
-        match crate::progress::with_spinner(&label, || load_gguf(&resolved.model)) {
+        let quantize = self.quantize.map(Quantize::from);
+        match crate::progress::with_spinner(&label, || load_model(&resolved.model, quantize)) {
             Ok((model, tokenizer)) => Ok(Engine::new(model, tokenizer, threads)),
             Err(LoadError::NotFound(p)) => Err(not_found(&p)),
             Err(e) => Err(Failure::new(format!("cannot load model: {e}"))),

@@ -2,7 +2,7 @@
 
 use crate::Failure;
 use serde_json::Value;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use textgen_core::engine::Engine;
 use textgen_core::sampling::{generation_config, GenerationParams, RawParams};
 
@@ -88,7 +88,8 @@ pub struct SamplingArgs {
     /// Report each token's log-probability and its N best alternatives (with --json) [0..=20].
     #[arg(long, allow_negative_numbers = true)]
     logprobs: Option<i64>,
-    /// Defaults from a Hugging Face generation_config.json (flags still win).
+    /// Defaults from a Hugging Face generation_config.json (flags still win) [default: the one in the
+    /// model's folder, for a Hugging Face model].
     #[arg(long)]
     generation_config: Option<PathBuf>,
 }
@@ -110,7 +111,7 @@ fn parse_bias(s: &str) -> Result<(i64, f32), String> {
 
 impl SamplingArgs {
     /// The raw parameters, before validation (`--ban` texts are tokenized with the model's tokenizer).
-    fn raw(&self, engine: &Engine) -> Result<RawParams, Failure> {
+    fn raw(&self, engine: &Engine, folder_config: Option<&Path>) -> Result<RawParams, Failure> {
         let mut raw = RawParams {
             max_new_tokens: self.max_tokens,
             min_new_tokens: self.min_tokens,
@@ -143,7 +144,7 @@ impl SamplingArgs {
             raw.banned_sequences
                 .push(ids.into_iter().map(i64::from).collect());
         }
-        if let Some(path) = &self.generation_config {
+        if let Some(path) = self.generation_config.as_deref().or(folder_config) {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| Failure::new(format!("cannot read {}: {e}", path.display())))?;
             let cfg: Value = serde_json::from_str(&text)
@@ -153,11 +154,16 @@ impl SamplingArgs {
         Ok(raw)
     }
 
-    /// Validated parameters (exit code 2 naming the parameter when a value is out of range).
-    pub fn params(&self, engine: &Engine) -> Result<GenerationParams, Failure> {
-        self.raw(engine)?
+    /// Validated parameters (exit code 2 naming the parameter when a value is out of range);
+    /// `folder_config` is the model folder's generation_config.json, used unless one is given.
+    pub fn params(
+        &self,
+        engine: &Engine,
+        folder_config: Option<&Path>,
+    ) -> Result<GenerationParams, Failure> {
+        self.raw(engine, folder_config)?
             .validate(
-                engine.model.cfg.vocab_size,
+                engine.model.vocab_size(),
                 textgen_core::sampling::rng::random_seed,
             )
             .map_err(|e| Failure {

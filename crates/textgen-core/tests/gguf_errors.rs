@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use textgen_core::engine::{load_gguf, LoadError};
-use textgen_core::model::{Llama, ModelError};
+use textgen_core::model::{Model, ModelError};
 use textgen_core::tokenizer::Tokenizer;
 use textgen_core::weights::{Blob, Gguf, GgufError};
 
@@ -14,7 +14,7 @@ fn parse(bytes: Vec<u8>) -> Result<Gguf, GgufError> {
 
 fn build(bytes: Vec<u8>) -> Result<(), String> {
     let g = parse(bytes).map_err(|e| e.to_string())?;
-    Llama::from_gguf(&g).map_err(|e| e.to_string())?;
+    Model::from_gguf(&g).map_err(|e| e.to_string())?;
     Tokenizer::from_gguf(&g).map_err(|e| e.to_string())?;
     Ok(())
 }
@@ -115,10 +115,10 @@ fn row_not_multiple_of_block() {
 #[test]
 fn unsupported_architecture_names_supported_list() {
     let g = parse(tiny_llama("gptj")).unwrap();
-    let e = Llama::from_gguf(&g).err().unwrap();
+    let e = Model::from_gguf(&g).err().unwrap();
     assert!(matches!(e, ModelError::UnsupportedArchitecture { .. }));
     assert!(
-        e.to_string().contains("gptj") && e.to_string().contains("llama"),
+        e.to_string().contains("'gptj'") && e.to_string().contains("(supported: llama, gpt2)"),
         "{e}"
     );
 }

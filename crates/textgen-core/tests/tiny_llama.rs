@@ -184,7 +184,7 @@ fn greedy_and_beam_search_match_transformers() {
     for c in &cases {
         let name = c["name"].as_str().unwrap();
         let params = raw(&c["params"])
-            .validate(e.model.cfg.vocab_size, || 0)
+            .validate(e.model.vocab_size(), || 0)
             .unwrap();
         let prompt = u32s(&c["prompt"]);
         let g = e.generate(&prompt, &params, |_| Flow::Continue).unwrap();

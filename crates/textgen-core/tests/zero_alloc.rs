@@ -7,7 +7,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use textgen_core::engine::load_gguf;
 use textgen_core::kernels::Pool;
-use textgen_core::model::{Llama, Scratch};
+use textgen_core::model::{Model, Scratch};
 use textgen_core::sampling::{RawParams, Sampler};
 
 /// The system allocator, counting allocations and reallocations (every thread).
@@ -38,13 +38,13 @@ static GLOBAL: Counting = Counting;
 
 /// Allocations made by `steps` decode steps after a prompt and two warm-up steps, with `raw` parameters.
 fn allocations_per_steady_decode(
-    model: &Llama,
+    model: &Model,
     threads: usize,
     raw: RawParams,
     steps: usize,
 ) -> usize {
     let pool = Pool::new(threads);
-    let params = raw.validate(model.cfg.vocab_size, || 7).unwrap();
+    let params = raw.validate(model.vocab_size(), || 7).unwrap();
     let mut sampler = Sampler::new(&params, 7);
     let mut cache = model.new_cache(64);
     let mut scratch = Scratch::default();

@@ -339,7 +339,7 @@ fn app_state(
     engine: Engine,
     template: ChatTemplate,
 ) -> std::io::Result<Arc<AppState>> {
-    let per_token = textgen_core::model::KvCache::bytes_per_token(&engine.model.cfg).max(1);
+    let per_token = textgen_core::model::KvCache::bytes_per_token(engine.model.kv_shape()).max(1);
     let batch = textgen_core::engine::BatchConfig {
         max_sequences: cfg.max_concurrent.max(1),
         prefill_chunk: cfg.prefill_chunk.max(1),

@@ -130,8 +130,7 @@ fn parse(
         }
     };
     f.finish()?;
-    let params =
-        std::mem::take(&mut raw).validate(state.engine.model.cfg.vocab_size, random_seed)?;
+    let params = std::mem::take(&mut raw).validate(state.engine.model.vocab_size(), random_seed)?;
     let prompts = texts
         .iter()
         .map(|t| encode(state, t, kind == Kind::Chat))
@@ -150,7 +149,7 @@ fn parse(
 
 /// Tokenizes a prompt and checks it fits the context (400 `context_length_exceeded` otherwise).
 pub(crate) fn encode(state: &AppState, text: &str, chat: bool) -> Result<Vec<u32>, ApiError> {
-    let n_ctx = state.engine.model.cfg.n_ctx_train;
+    let n_ctx = state.engine.model.n_ctx_train();
     let ids = if chat {
         state.engine.encode_chat(text)
     } else {

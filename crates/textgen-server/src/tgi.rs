@@ -99,7 +99,7 @@ fn parse(s: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<TgiRequest, A
     raw.n = Some(best_of as i64);
     raw.logprobs = Some(top_n as i64);
     let params = raw.validate(
-        s.engine.model.cfg.vocab_size,
+        s.engine.model.vocab_size(),
         textgen_core::sampling::rng::random_seed,
     )?;
     let prompt = crate::openai::encode(s, &inputs, false)?;
@@ -342,7 +342,7 @@ pub async fn generate_stream(
 
 /// `GET /info`.
 pub async fn info(State(s): State<Arc<AppState>>) -> Response {
-    let n_ctx = s.engine.model.cfg.n_ctx_train;
+    let n_ctx = s.engine.model.n_ctx_train();
     axum::Json(json!({
         "model_id": s.model_id, "model_dtype": "f32 activations, quantized weights", "model_device_type": "cpu",
         "max_input_tokens": n_ctx - 1, "max_total_tokens": n_ctx, "max_best_of": MAX_BEST_OF,

@@ -186,7 +186,7 @@ impl<'a> Batcher<'a> {
         params: GenerationParams,
         mut sink: Box<dyn Sink + 'a>,
     ) {
-        let vocab = self.engine.model.cfg.vocab_size;
+        let vocab = self.engine.model.vocab_size();
         if let Some(&id) = prompt.iter().find(|&&id| id as usize >= vocab) {
             let e = crate::model::ModelError::TokenOutOfRange { id, vocab };
             return sink.done(Err(e.into()));
@@ -405,7 +405,7 @@ impl<'a> Batcher<'a> {
             }
             return;
         }
-        let v = engine.model.cfg.vocab_size;
+        let v = engine.model.vocab_size();
         let tok = &engine.tokenizer;
         let mut row = 0;
         for slot in slots {

@@ -5,7 +5,7 @@ use super::batcher::{BatchConfig, Batcher};
 use super::sink::CallbackSink;
 use super::EngineError;
 use crate::kernels::Pool;
-use crate::model::{KvCache, Llama, Scratch};
+use crate::model::{KvCache, Model, Scratch};
 use crate::sampling::{Choice, GenerationParams};
 use crate::tokenizer::Tokenizer;
 use std::time::Duration;
@@ -98,7 +98,7 @@ pub struct Piece<'a> {
 /// A model, its tokenizer and the worker threads that compute it.
 pub struct Engine {
     /// The model.
-    pub model: Llama,
+    pub model: Model,
     /// Its tokenizer.
     pub tokenizer: Tokenizer,
     /// Worker threads.
@@ -107,7 +107,7 @@ pub struct Engine {
 
 impl Engine {
     /// Wraps a loaded model with a pool of `threads` threads.
-    pub fn new(model: Llama, tokenizer: Tokenizer, threads: usize) -> Self {
+    pub fn new(model: Model, tokenizer: Tokenizer, threads: usize) -> Self {
         Self {
             model,
             tokenizer,
@@ -152,7 +152,7 @@ impl Engine {
         prompt_len: usize,
         params: &GenerationParams,
     ) -> Result<usize, EngineError> {
-        let n_ctx = self.model.cfg.n_ctx_train;
+        let n_ctx = self.model.n_ctx_train();
         if prompt_len == 0 {
             return Err(EngineError::EmptyPrompt);
         }

@@ -3,6 +3,8 @@
 pub mod batcher;
 pub mod beam;
 pub mod generate;
+mod hf_folder;
+pub mod inspect;
 pub mod load;
 pub mod perplexity;
 mod prefix_cache;
@@ -13,7 +15,8 @@ pub mod stop;
 
 pub use batcher::{BatchConfig, BatchStats, Batcher};
 pub use generate::{Completion, Engine, FinishReason, Flow, Generation, Piece, Timings};
-pub use load::{load_gguf, LoadError};
+pub use inspect::{inspect, ModelInfo};
+pub use load::{hf_folder, load_gguf, load_model, model_exists, LoadError};
 pub use perplexity::Perplexity;
 pub use scheduler::Scheduler;
 pub use sink::Sink;

@@ -31,15 +31,15 @@ impl Perplexity {
 impl Engine {
     /// Log-probability of each prompt token given the ones before it (`None` for the first).
     pub fn prompt_logprobs(&self, prompt: &[u32]) -> Result<Vec<Option<f32>>, EngineError> {
-        if prompt.len() > self.model.cfg.n_ctx_train {
+        if prompt.len() > self.model.n_ctx_train() {
             return Err(EngineError::PromptTooLong {
                 tokens: prompt.len(),
-                context: self.model.cfg.n_ctx_train,
+                context: self.model.n_ctx_train(),
             });
         }
         let mut cache = self.model.new_cache(prompt.len());
         let (mut scratch, mut logits) = (Scratch::default(), Vec::new());
-        let vocab = self.model.cfg.vocab_size;
+        let vocab = self.model.vocab_size();
         let mut out = vec![None];
         for (c, chunk) in prompt.chunks(super::generate::PREFILL_CHUNK).enumerate() {
             self.model
@@ -61,10 +61,10 @@ impl Engine {
         n_ctx: usize,
         mut on_chunk: impl FnMut(&Perplexity),
     ) -> Result<Perplexity, EngineError> {
-        if n_ctx < 4 || n_ctx > self.model.cfg.n_ctx_train {
+        if n_ctx < 4 || n_ctx > self.model.n_ctx_train() {
             return Err(EngineError::BadContext {
                 requested: n_ctx,
-                max: self.model.cfg.n_ctx_train,
+                max: self.model.n_ctx_train(),
             });
         }
         if tokens.len() < 2 * n_ctx {
@@ -82,7 +82,7 @@ impl Engine {
         let mut scratch = Scratch::default();
         let mut logits = Vec::new();
         let mut chunk = vec![0u32; n_ctx];
-        let vocab = self.model.cfg.vocab_size;
+        let vocab = self.model.vocab_size();
         let mut acc = Perplexity {
             chunks: 0,
             scored: 0,

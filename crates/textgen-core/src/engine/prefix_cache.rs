@@ -80,34 +80,25 @@ impl PrefixCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::LlamaConfig;
+    use crate::model::KvShape;
 
-    fn cfg() -> LlamaConfig {
-        LlamaConfig {
+    fn cfg() -> KvShape {
+        KvShape {
             n_layer: 2,
-            n_embd: 8,
-            n_ff: 16,
-            n_head: 2,
-            n_head_kv: 1,
-            head_dim: 4,
-            rope_dim: 4,
-            rope_base: 10000.0,
-            rms_eps: 1e-5,
-            n_ctx_train: 64,
-            vocab_size: 32,
+            kv_dim: 4,
         }
     }
 
     /// A cache of capacity `cap` whose first `len` positions are filled.
     fn filled(cap: usize, len: usize) -> KvCache {
-        let mut src = KvCache::new(&cfg(), len);
+        let mut src = KvCache::new(cfg(), len);
         for l in 0..2 {
             let (k, v) = src.layer_mut(l, 0, len);
             k.iter_mut().enumerate().for_each(|(i, x)| *x = i as f32);
             v.iter_mut().enumerate().for_each(|(i, x)| *x = -(i as f32));
         }
         src.advance(len);
-        let mut c = KvCache::new(&cfg(), cap);
+        let mut c = KvCache::new(cfg(), cap);
         c.copy_prefix(&src, len);
         c
     }
@@ -145,7 +136,7 @@ mod tests {
     #[test]
     fn copies_are_exact_and_clones_copy_only_filled_positions() {
         let src = filled(16, 5);
-        let mut dst = KvCache::new(&cfg(), 16);
+        let mut dst = KvCache::new(cfg(), 16);
         assert_eq!(dst.copy_prefix(&src, 3), 3);
         assert_eq!(dst.layer(1, 3), src.layer(1, 3));
         let c = src.clone();

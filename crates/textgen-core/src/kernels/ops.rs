@@ -1,4 +1,5 @@
-//! Element-wise and per-row operations of the forward pass (norms, rotary embedding, activations, softmax).
+//! Element-wise and per-row operations of the forward pass (norms, rotary embedding, activations, biases,
+//! softmax).
 
 /// RMSNorm of each row of `x` (rows of `w.len()`), scaled by `w`, written to `out`.
 pub fn rms_norm(x: &[f32], w: &[f32], eps: f32, out: &mut [f32]) {
@@ -8,6 +9,19 @@ pub fn rms_norm(x: &[f32], w: &[f32], eps: f32, out: &mut [f32]) {
         let inv = 1.0 / (ss + eps).sqrt();
         for ((o, xv), wv) in or.iter_mut().zip(xr).zip(w) {
             *o = xv * inv * wv;
+        }
+    }
+}
+
+/// LayerNorm of each row of `x` (rows of `w.len()`): zero mean, unit (biased) variance, then `* w + b`.
+pub fn layer_norm(x: &[f32], w: &[f32], b: &[f32], eps: f32, out: &mut [f32]) {
+    let d = w.len();
+    for (xr, or) in x.chunks_exact(d).zip(out.chunks_exact_mut(d)) {
+        let mean = xr.iter().sum::<f32>() / d as f32;
+        let var = xr.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / d as f32;
+        let inv = 1.0 / (var + eps).sqrt();
+        for (((o, xv), wv), bv) in or.iter_mut().zip(xr).zip(w).zip(b) {
+            *o = (xv - mean) * inv * wv + bv;
         }
     }
 }
@@ -41,10 +55,39 @@ pub fn rope_interleaved(x: &mut [f32], head_dim: usize, cos: &[f32], sin: &[f32]
     }
 }
 
+/// Rotates each head of `x` (heads of `head_dim`) in place, transformers' `rotate_half` layout: dims
+/// `(i, i + n)` are rotated by angle `i`, for `n = cos.len()` (the first `2n` dims of each head).
+pub fn rope_halves(x: &mut [f32], head_dim: usize, cos: &[f32], sin: &[f32]) {
+    let n = cos.len();
+    for head in x.chunks_exact_mut(head_dim) {
+        for (i, (c, s)) in cos.iter().zip(sin).enumerate() {
+            let (a, b) = (head[i], head[i + n]);
+            head[i] = a * c - b * s;
+            head[i + n] = b * c + a * s;
+        }
+    }
+}
+
+/// Adds `bias` to every row of `x` (rows of `bias.len()`).
+pub fn add_bias(x: &mut [f32], bias: &[f32]) {
+    for row in x.chunks_exact_mut(bias.len()) {
+        add_assign(row, bias);
+    }
+}
+
 /// `gate[i] = silu(gate[i]) * up[i]` (the SwiGLU activation), in place.
 pub fn swiglu(gate: &mut [f32], up: &[f32]) {
     for (g, u) in gate.iter_mut().zip(up) {
         *g = *g / (1.0 + (-*g).exp()) * u;
+    }
+}
+
+/// GELU, tanh approximation (GPT-2's `gelu_new`): `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`, in place.
+pub fn gelu_tanh(x: &mut [f32]) {
+    let c = (2.0 / std::f32::consts::PI).sqrt();
+    for v in x.iter_mut() {
+        let u = *v;
+        *v = 0.5 * u * (1.0 + (c * (u + 0.044715 * u * u * u)).tanh());
     }
 }
 
@@ -96,12 +139,56 @@ mod tests {
     }
 
     #[test]
+    fn rope_halves_rotates_dim_i_with_i_plus_half() {
+        let mut x = [1.0, 0.0, 0.0, 1.0];
+        let (c, s) = ([0.0, 1.0], [1.0, 0.0]);
+        rope_halves(&mut x, 4, &c, &s);
+        assert_eq!(x, [0.0, 0.0, 1.0, 1.0]); // (x0, x2) rotated by 90 degrees, (x1, x3) by 0
+    }
+
+    #[test]
     fn softmax_and_log_softmax_agree() {
         let mut x = [1.0f32, 2.0, 3.0];
         let lp = log_softmax_at(&x, 2);
         softmax(&mut x);
         assert!((x.iter().sum::<f32>() - 1.0).abs() < 1e-6);
         assert!(((x[2] as f64).ln() - lp).abs() < 1e-6);
+    }
+
+    #[test]
+    fn layer_norm_centres_scales_and_shifts() {
+        let mut out = [0.0; 4];
+        // mean 2.5, variance 1.25
+        layer_norm(
+            &[1.0, 2.0, 3.0, 4.0],
+            &[1.0, 2.0, 1.0, 1.0],
+            &[0.0, 0.0, 1.0, 0.0],
+            0.0,
+            &mut out,
+        );
+        let s = 1.25f32.sqrt();
+        let want = [-1.5 / s, 2.0 * -0.5 / s, 0.5 / s + 1.0, 1.5 / s];
+        for (o, w) in out.iter().zip(want) {
+            assert!((o - w).abs() < 1e-6, "{out:?} vs {want:?}");
+        }
+    }
+
+    #[test]
+    fn gelu_tanh_known_values() {
+        let mut x = [0.0f32, 1.0, -1.0, 3.0];
+        gelu_tanh(&mut x);
+        // torch: NewGELUActivation()(torch.tensor([0., 1., -1., 3.]))
+        let want = [0.0, 0.841_192, -0.158_808, 2.996_363];
+        for (o, w) in x.iter().zip(want) {
+            assert!((o - w).abs() < 1e-5, "{x:?}");
+        }
+    }
+
+    #[test]
+    fn add_bias_every_row() {
+        let mut y = [1.0, 2.0, 3.0, 4.0];
+        add_bias(&mut y, &[10.0, 20.0]);
+        assert_eq!(y, [11.0, 22.0, 13.0, 24.0]);
     }
 
     #[test]

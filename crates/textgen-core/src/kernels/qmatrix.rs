@@ -32,6 +32,18 @@ impl QMatrix {
         }
     }
 
+    /// Rows `start..start + n` as a matrix of their own (shares the bytes); `None` past the last row.
+    pub fn row_range(&self, start: usize, n: usize) -> Option<Self> {
+        if start.checked_add(n)? > self.rows {
+            return None;
+        }
+        Some(Self {
+            rows: n,
+            data: self.data.slice(start * self.row_bytes, n * self.row_bytes),
+            ..self.clone()
+        })
+    }
+
     /// The bytes of row `r`.
     #[inline]
     pub fn row(&self, r: usize) -> &[u8] {

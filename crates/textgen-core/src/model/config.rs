@@ -1,5 +1,6 @@
 //! Hyper-parameters of a Llama-family model, read from GGUF metadata.
 
+use super::rope::{RopeScaling, RopeStyle};
 use super::ModelError;
 use crate::weights::Gguf;
 
@@ -19,12 +20,18 @@ pub struct LlamaConfig {
     pub n_head: usize,
     /// Key/value heads (grouped-query attention when fewer than `n_head`).
     pub n_head_kv: usize,
-    /// Size of one head.
+    /// Size of one head (`n_embd / n_head` unless the config says otherwise).
     pub head_dim: usize,
     /// Dimensions of each head that get rotary embedding.
     pub rope_dim: usize,
     /// Rotary embedding base frequency.
     pub rope_base: f32,
+    /// Which head dimensions rotate together.
+    pub rope_style: RopeStyle,
+    /// Frequency scaling for long contexts.
+    pub rope_scaling: RopeScaling,
+    /// Per layer: attend only to the last this-many positions (sliding window), or `None` for all.
+    pub layer_window: Vec<Option<usize>>,
     /// RMSNorm epsilon.
     pub rms_eps: f32,
     /// Context length the model was trained for.
@@ -51,6 +58,7 @@ impl LlamaConfig {
             None => n_head,
         };
         let head_dim = n_embd.checked_div(n_head).unwrap_or(0);
+        let n_layer = g.get_usize(&key("block_count"))?;
         let rope_dim = match g.get(&key("rope.dimension_count")) {
             Some(_) => g.get_usize(&key("rope.dimension_count"))?,
             None => head_dim,
@@ -60,7 +68,7 @@ impl LlamaConfig {
             None => 10000.0,
         };
         let cfg = Self {
-            n_layer: g.get_usize(&key("block_count"))?,
+            n_layer,
             n_embd,
             n_ff: g.get_usize(&key("feed_forward_length"))?,
             n_head,
@@ -68,6 +76,9 @@ impl LlamaConfig {
             head_dim,
             rope_dim,
             rope_base,
+            rope_style: RopeStyle::Interleaved,
+            rope_scaling: RopeScaling::None,
+            layer_window: vec![None; n_layer],
             rms_eps: g.get_f64(&key("attention.layer_norm_rms_epsilon"))? as f32,
             n_ctx_train: g.get_usize(&key("context_length"))?,
             vocab_size: 0,
@@ -76,15 +87,22 @@ impl LlamaConfig {
         Ok(cfg)
     }
 
-    fn check(&self) -> Result<(), ModelError> {
+    /// Rejects inconsistent values (every constructor ends with this).
+    pub(crate) fn check(&self) -> Result<(), ModelError> {
         let bad = |what: String| Err(ModelError::BadConfig(what));
         if self.n_layer == 0 || self.n_embd == 0 || self.n_ff == 0 || self.n_head == 0 {
             return bad(format!("zero-sized dimension in {self:?}"));
         }
-        if self.n_embd % self.n_head != 0 || self.head_dim % 2 != 0 {
+        if self.head_dim == 0 || self.head_dim % 2 != 0 {
             return bad(format!(
-                "embedding {} not divisible into {} even-sized heads",
-                self.n_embd, self.n_head
+                "head size {} for embedding {} and {} heads is not a positive even number",
+                self.head_dim, self.n_embd, self.n_head
+            ));
+        }
+        if self.layer_window.len() != self.n_layer || self.layer_window.contains(&Some(0)) {
+            return bad(format!(
+                "sliding windows {:?} for {} layers",
+                self.layer_window, self.n_layer
             ));
         }
         if self.n_head_kv == 0 || self.n_head % self.n_head_kv != 0 {
@@ -113,6 +131,11 @@ impl LlamaConfig {
             return bad("context length 0".into());
         }
         Ok(())
+    }
+
+    /// Size of the query vector of one token: `n_head * head_dim`.
+    pub fn q_dim(&self) -> usize {
+        self.n_head * self.head_dim
     }
 
     /// Size of the key (and value) vector of one token: `n_head_kv * head_dim`.

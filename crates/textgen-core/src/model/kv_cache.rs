@@ -1,6 +1,13 @@
 //! The key/value cache of one sequence (it belongs to the sequence, not to the model).
 
-use super::config::LlamaConfig;
+/// Shape of a model's keys and values: layers, and key (= value) width per token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KvShape {
+    /// Transformer blocks.
+    pub n_layer: usize,
+    /// Width of one token's key (and value) vector in one layer.
+    pub kv_dim: usize,
+}
 
 /// Keys and values of every layer for the tokens a sequence has processed so far, in f32.
 ///
@@ -18,25 +25,25 @@ pub struct KvCache {
 }
 
 impl KvCache {
-    /// An empty cache for up to `capacity` tokens of a model with config `cfg`.
-    pub fn new(cfg: &LlamaConfig, capacity: usize) -> Self {
-        let kv_dim = cfg.kv_dim();
+    /// An empty cache for up to `capacity` tokens of a model whose keys and values have shape `shape`.
+    pub fn new(shape: KvShape, capacity: usize) -> Self {
+        let kv_dim = shape.kv_dim;
         Self {
             kv_dim,
             capacity,
             len: 0,
-            k: (0..cfg.n_layer)
+            k: (0..shape.n_layer)
                 .map(|_| vec![0.0; capacity * kv_dim])
                 .collect(),
-            v: (0..cfg.n_layer)
+            v: (0..shape.n_layer)
                 .map(|_| vec![0.0; capacity * kv_dim])
                 .collect(),
         }
     }
 
-    /// Bytes of keys and values per token for a model with config `cfg`.
-    pub fn bytes_per_token(cfg: &LlamaConfig) -> usize {
-        cfg.n_layer * 2 * cfg.kv_dim() * std::mem::size_of::<f32>()
+    /// Bytes of keys and values per token for a model whose keys and values have shape `shape`.
+    pub fn bytes_per_token(shape: KvShape) -> usize {
+        shape.n_layer * 2 * shape.kv_dim * std::mem::size_of::<f32>()
     }
 
     /// An empty cache of the same shape holding up to `capacity` tokens.

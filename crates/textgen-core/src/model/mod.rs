@@ -1,14 +1,27 @@
 //! Model architectures: configs, weights and forward passes (stateless; sequence state lives in `KvCache`).
 
+pub mod batch;
 pub mod config;
+pub mod dispatch;
+pub mod gpt2;
+pub mod gpt2_hf;
+pub mod hf_config;
+pub mod hf_tensors;
 pub mod kv_cache;
 pub mod llama;
+pub mod rope;
+mod tensors;
 
+pub use batch::{BatchItem, Scratch};
 pub use config::LlamaConfig;
-pub use kv_cache::KvCache;
-pub use llama::{BatchItem, Llama, Scratch};
+pub use dispatch::{supported_architectures, Model};
+pub use gpt2::{Gpt2, Gpt2Config};
+pub use hf_config::{HfConfig, HF_ARCHITECTURES};
+pub use kv_cache::{KvCache, KvShape};
+pub use llama::Llama;
+pub use rope::{RopeScaling, RopeStyle};
 
-use crate::weights::GgufError;
+use crate::weights::{GgufError, MissingTensor, SafetensorsError};
 
 /// Why a model cannot be built or run.
 #[derive(Debug, thiserror::Error)]
@@ -16,6 +29,12 @@ pub enum ModelError {
     /// The file is unreadable or malformed.
     #[error(transparent)]
     Gguf(#[from] GgufError),
+    /// A safetensors checkpoint is unreadable or malformed.
+    #[error(transparent)]
+    Safetensors(#[from] SafetensorsError),
+    /// A tensor the architecture needs is absent.
+    #[error(transparent)]
+    MissingTensor(#[from] MissingTensor),
     /// The file's architecture is not implemented.
     #[error("unsupported architecture '{arch}' (supported: {supported})")]
     UnsupportedArchitecture {

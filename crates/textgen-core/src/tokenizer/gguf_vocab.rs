@@ -1,10 +1,12 @@
-//! Builds a Hugging Face `tokenizer.json` document from a GGUF file's `tokenizer.ggml.*` metadata.
+//! Builds a Hugging Face `tokenizer.json` document from a GGUF file's `tokenizer.ggml.*` metadata: byte-level
+//! BPE (`gpt2`) or SentencePiece BPE (`llama`, built as transformers' `LlamaTokenizer` builds it).
 
 use super::TokenizerError;
 use crate::weights::{Gguf, MetaValue};
 use serde_json::{json, Value};
 
 /// GGUF token types (llama.cpp's `llama_token_type`).
+const TYPE_UNKNOWN: i128 = 2;
 const TYPE_CONTROL: i128 = 3;
 const TYPE_USER_DEFINED: i128 = 4;
 
@@ -40,7 +42,14 @@ pub struct GgufVocab {
     pub eos: Option<u32>,
     /// Ids that end generation.
     pub eog: Vec<u32>,
+    /// Whether token spellings are byte-level characters (`gpt2`) rather than SentencePiece pieces.
+    pub byte_level: bool,
+    /// Whether decoding drops one leading space (SentencePiece's prefix space).
+    pub strip_space: bool,
 }
+
+/// The tokenizer models (`tokenizer.ggml.model`) this build reads.
+pub const SUPPORTED_MODELS: &[&str] = &["gpt2", "llama"];
 
 fn byte_level(use_regex: bool) -> Value {
     json!({"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": use_regex})
@@ -110,20 +119,14 @@ pub fn is_eog_text(text: &str) -> bool {
     EOG_TEXTS.contains(&text)
 }
 
-/// Reads the GGUF vocabulary (tokenizer model `gpt2`, byte-level BPE).
-pub fn from_gguf(g: &Gguf) -> Result<GgufVocab, TokenizerError> {
-    let model = g.get_str("tokenizer.ggml.model")?;
-    if model != "gpt2" {
-        return Err(TokenizerError::Unsupported(format!(
-            "GGUF tokenizer model '{model}' (supported: gpt2)"
-        )));
+fn opt_bool(g: &Gguf, key: &str, default: bool) -> Result<bool, TokenizerError> {
+    match g.get(key) {
+        Some(_) => Ok(g.get_bool(key)?),
+        None => Ok(default),
     }
-    let pre = match g.get("tokenizer.ggml.pre") {
-        Some(_) => g.get_str("tokenizer.ggml.pre")?.to_string(),
-        None => "default".to_string(),
-    };
-    let tokens = strings(g, "tokenizer.ggml.tokens")?;
-    let n = tokens.len();
+}
+
+fn token_types(g: &Gguf, n: usize) -> Result<Vec<i128>, TokenizerError> {
     let types: Vec<i128> = match g.get("tokenizer.ggml.token_type") {
         Some(_) => g
             .get_array("tokenizer.ggml.token_type")?
@@ -143,13 +146,101 @@ pub fn from_gguf(g: &Gguf) -> Result<GgufVocab, TokenizerError> {
             types.len()
         )));
     }
-    let merges = strings(g, "tokenizer.ggml.merges")?;
+    Ok(types)
+}
+
+fn scores(g: &Gguf, n: usize) -> Result<Vec<f64>, TokenizerError> {
+    let scores: Vec<f64> = g
+        .get_array("tokenizer.ggml.scores")?
+        .iter()
+        .map(|v| match v {
+            MetaValue::Float(f) => Ok(*f),
+            MetaValue::Int(i) => Ok(*i as f64),
+            _ => Err(TokenizerError::Invalid("scores holds a non-number".into())),
+        })
+        .collect::<Result<_, _>>()?;
+    if scores.len() != n {
+        return Err(TokenizerError::Invalid(format!(
+            "{} token scores for {n} tokens",
+            scores.len()
+        )));
+    }
+    Ok(scores)
+}
+
+/// The `post_processor` that adds BOS and/or EOS around a sequence (`null` when it adds nothing).
+fn post_processor(tokens: &[String], bos: Option<u32>, eos: Option<u32>) -> Value {
+    if bos.is_none() && eos.is_none() {
+        return Value::Null;
+    }
+    let special = |id: u32| json!({"SpecialToken": {"id": tokens[id as usize], "type_id": 0}});
+    let seq = |s: &str, t: u32| json!({"Sequence": {"id": s, "type_id": t}});
+    let (head, tail): (Vec<Value>, Vec<Value>) = (
+        bos.into_iter().map(special).collect(),
+        eos.into_iter().map(special).collect(),
+    );
+    let single = [&head[..], &[seq("A", 0)], &tail[..]].concat();
+    let pair = [&head[..], &[seq("A", 0), seq("B", 1)], &tail[..]].concat();
+    let mut specials = serde_json::Map::new();
+    for id in bos.into_iter().chain(eos) {
+        let t = &tokens[id as usize];
+        specials.insert(t.clone(), json!({"id": t, "ids": [id], "tokens": [t]}));
+    }
+    json!({"type": "TemplateProcessing", "single": single, "pair": pair, "special_tokens": specials})
+}
+
+/// Merges implied by a SentencePiece BPE vocabulary, as transformers derives them (`generate_merges`):
+/// every split of a piece into two pieces, best piece score first, then longer left and right parts, then
+/// vocabulary order.
+fn spm_merges(tokens: &[String], scores: &[f64]) -> Vec<Value> {
+    let mut index = std::collections::HashMap::with_capacity(tokens.len());
+    for (i, t) in tokens.iter().enumerate() {
+        index.insert(t.as_str(), i);
+    }
+    // Only splits into lengths some token has are looked up (keeps hostile long tokens cheap).
+    let lens: std::collections::HashSet<usize> = tokens.iter().map(String::len).collect();
+    let mut merges: Vec<(&str, &str, f64)> = Vec::new();
+    for (i, piece) in tokens.iter().enumerate() {
+        if index.get(piece.as_str()) != Some(&i) {
+            continue; // a duplicate spelling: the last one stands for it
+        }
+        let mut local: Vec<(&str, &str, f64)> = piece
+            .char_indices()
+            .skip(1)
+            .filter(|&(at, _)| lens.contains(&at) && lens.contains(&(piece.len() - at)))
+            .map(|(at, _)| piece.split_at(at))
+            .filter(|(l, r)| index.contains_key(l) && index.contains_key(r))
+            .map(|(l, r)| (l, r, scores[i]))
+            .collect();
+        local.sort_by_key(|(l, r, _)| (index[l], index[r]));
+        merges.extend(local);
+    }
+    let len = |s: &str| s.chars().count();
+    merges.sort_by(|a, b| {
+        b.2.total_cmp(&a.2)
+            .then(len(b.0).cmp(&len(a.0)))
+            .then(len(b.1).cmp(&len(a.1)))
+    });
+    merges.into_iter().map(|(l, r, _)| json!([l, r])).collect()
+}
+
+/// Reads the GGUF vocabulary (tokenizer model `gpt2`, byte-level BPE, or `llama`, SentencePiece BPE).
+pub fn from_gguf(g: &Gguf) -> Result<GgufVocab, TokenizerError> {
+    let model = g.get_str("tokenizer.ggml.model")?;
+    if !SUPPORTED_MODELS.contains(&model) {
+        return Err(TokenizerError::Unsupported(format!(
+            "GGUF tokenizer model '{model}' (supported: {})",
+            SUPPORTED_MODELS.join(", ")
+        )));
+    }
+    let spm = model == "llama";
+    let tokens = strings(g, "tokenizer.ggml.tokens")?;
+    let n = tokens.len();
+    let types = token_types(g, n)?;
     let bos = opt_id(g, "tokenizer.ggml.bos_token_id", n)?;
-    let add_bos = match g.get("tokenizer.ggml.add_bos_token") {
-        Some(_) => g.get_bool("tokenizer.ggml.add_bos_token")?,
-        None => false,
-    };
+    let add_bos = opt_bool(g, "tokenizer.ggml.add_bos_token", spm)?;
     let eos = opt_id(g, "tokenizer.ggml.eos_token_id", n)?;
+    let add_eos = opt_bool(g, "tokenizer.ggml.add_eos_token", false)?;
     let mut eog = Vec::new();
     for key in ["eos_token_id", "eot_token_id", "eom_token_id"] {
         if let Some(id) = opt_id(g, &format!("tokenizer.ggml.{key}"), n)? {
@@ -162,7 +253,7 @@ pub fn from_gguf(g: &Gguf) -> Result<GgufVocab, TokenizerError> {
     let mut kinds = Vec::with_capacity(n);
     for (id, (tok, &ty)) in tokens.iter().zip(&types).enumerate() {
         vocab.insert(tok.clone(), json!(id));
-        let special = ty == TYPE_CONTROL;
+        let special = ty == TYPE_CONTROL || ty == TYPE_UNKNOWN;
         let is_added = special || ty == TYPE_USER_DEFINED;
         kinds.push((special, is_added));
         if is_added {
@@ -175,29 +266,56 @@ pub fn from_gguf(g: &Gguf) -> Result<GgufVocab, TokenizerError> {
             eog.push(id as u32);
         }
     }
-    let post = match (add_bos, bos) {
-        (true, Some(b)) => {
-            let t = &tokens[b as usize];
-            json!({"type": "TemplateProcessing",
-                "single": [{"SpecialToken": {"id": t, "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
-                "pair": [{"SpecialToken": {"id": t, "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
-                         {"Sequence": {"id": "B", "type_id": 1}}],
-                "special_tokens": {t: {"id": t, "ids": [b], "tokens": [t]}}})
+    let post = post_processor(&tokens, bos.filter(|_| add_bos), eos.filter(|_| add_eos));
+    let prefix = spm && opt_bool(g, "tokenizer.ggml.add_space_prefix", true)?;
+    let json = if spm {
+        let unk = opt_id(g, "tokenizer.ggml.unknown_token_id", n)?.or_else(|| {
+            types
+                .iter()
+                .position(|&t| t == TYPE_UNKNOWN)
+                .map(|i| i as u32)
+        });
+        let merges = spm_merges(&tokens, &scores(g, n)?);
+        let mut decoders = vec![
+            json!({"type": "Replace", "pattern": {"String": "\u{2581}"}, "content": " "}),
+            json!({"type": "ByteFallback"}),
+            json!({"type": "Fuse"}),
+        ];
+        if prefix {
+            decoders.push(json!({"type": "Strip", "content": " ", "start": 1, "stop": 0}));
         }
-        _ => Value::Null,
+        json!({
+            "version": "1.0", "truncation": null, "padding": null,
+            "added_tokens": added,
+            "normalizer": null,
+            "pre_tokenizer": {"type": "Metaspace", "replacement": "\u{2581}",
+                "prepend_scheme": if prefix { "first" } else { "never" }, "split": false},
+            "post_processor": post,
+            "decoder": {"type": "Sequence", "decoders": decoders},
+            "model": {"type": "BPE", "dropout": null,
+                "unk_token": unk.map(|u| tokens[u as usize].clone()),
+                "continuing_subword_prefix": null, "end_of_word_suffix": null, "fuse_unk": true,
+                "byte_fallback": true, "ignore_merges": false, "vocab": vocab, "merges": merges},
+        })
+    } else {
+        let pre = match g.get("tokenizer.ggml.pre") {
+            Some(_) => g.get_str("tokenizer.ggml.pre")?.to_string(),
+            None => "default".to_string(),
+        };
+        let merges = strings(g, "tokenizer.ggml.merges")?;
+        json!({
+            "version": "1.0", "truncation": null, "padding": null,
+            "added_tokens": added,
+            "normalizer": null,
+            "pre_tokenizer": pre_tokenizer(&pre)?,
+            "post_processor": post,
+            "decoder": {"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true},
+            "model": {"type": "BPE", "dropout": null, "unk_token": null, "continuing_subword_prefix": null,
+                "end_of_word_suffix": null, "fuse_unk": false, "byte_fallback": false,
+                "ignore_merges": matches!(pre.as_str(), "llama3" | "llama-bpe"),
+                "vocab": vocab, "merges": merges},
+        })
     };
-    let json = json!({
-        "version": "1.0", "truncation": null, "padding": null,
-        "added_tokens": added,
-        "normalizer": null,
-        "pre_tokenizer": pre_tokenizer(&pre)?,
-        "post_processor": post,
-        "decoder": {"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true},
-        "model": {"type": "BPE", "dropout": null, "unk_token": null, "continuing_subword_prefix": null,
-            "end_of_word_suffix": null, "fuse_unk": false, "byte_fallback": false,
-            "ignore_merges": matches!(pre.as_str(), "llama3" | "llama-bpe"),
-            "vocab": vocab, "merges": merges},
-    });
     Ok(GgufVocab {
         json,
         tokens,
@@ -206,5 +324,7 @@ pub fn from_gguf(g: &Gguf) -> Result<GgufVocab, TokenizerError> {
         add_bos,
         eos,
         eog,
+        byte_level: !spm,
+        strip_space: prefix,
     })
 }

@@ -2,6 +2,7 @@
 
 pub mod byte_level;
 pub mod gguf_vocab;
+mod hf_config;
 pub mod stream;
 
 pub use stream::StreamDecoder;
@@ -45,12 +46,23 @@ pub struct Tokenizer {
     eos: Option<u32>,
     eog: Vec<u32>,
     chat_template: Option<String>,
+    /// Decoding drops one leading space (SentencePiece's prefix space), as transformers' `Strip` decoder.
+    strip_space: bool,
 }
 
 impl std::fmt::Debug for Tokenizer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Tokenizer({} tokens)", self.token_bytes.len())
     }
+}
+
+fn read_json(path: &Path) -> Result<Value, TokenizerError> {
+    let io = |message: String| TokenizerError::Io {
+        path: path.display().to_string(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| io(e.to_string()))?;
+    serde_json::from_str(&text).map_err(|e| io(e.to_string()))
 }
 
 fn build_inner(json: &Value) -> Result<tokenizers::Tokenizer, TokenizerError> {
@@ -91,7 +103,8 @@ impl Tokenizer {
         let added: Vec<bool> = v.kinds.iter().map(|k| k.1).collect();
         Ok(Self {
             inner: build_inner(&v.json)?,
-            token_bytes: token_bytes(&v.tokens, &added, true),
+            token_bytes: token_bytes(&v.tokens, &added, v.byte_level),
+            strip_space: v.strip_space,
             special: v.kinds.iter().map(|k| k.0).collect(),
             bos: v.bos,
             add_bos: v.add_bos,
@@ -104,15 +117,39 @@ impl Tokenizer {
         })
     }
 
-    /// Loads a Hugging Face `tokenizer.json`.
+    /// Loads a Hugging Face `tokenizer.json` (no BOS/EOS or chat template: those live in
+    /// `tokenizer_config.json`, see [`Tokenizer::from_hf_dir`]).
     pub fn from_json_file(path: &Path) -> Result<Self, TokenizerError> {
-        let io = |message: String| TokenizerError::Io {
-            path: path.display().to_string(),
-            message,
+        Self::from_json(&read_json(path)?)
+    }
+
+    /// Loads the tokenizer of a Hugging Face model folder as transformers 5 does: `tokenizer.json`, plus
+    /// `tokenizer_config.json` (BOS/EOS tokens, chat template, the Llama tokenizer class's own
+    /// pre-tokenizer) and `chat_template.jinja` when present.
+    pub fn from_hf_dir(dir: &Path) -> Result<Self, TokenizerError> {
+        let mut json = read_json(&dir.join("tokenizer.json"))?;
+        let cfg_path = dir.join("tokenizer_config.json");
+        let cfg = if cfg_path.is_file() {
+            read_json(&cfg_path)?
+        } else {
+            Value::Null
         };
-        let text = std::fs::read_to_string(path).map_err(|e| io(e.to_string()))?;
-        let json: Value = serde_json::from_str(&text).map_err(|e| io(e.to_string()))?;
-        let inner = build_inner(&json)?;
+        hf_config::class_pipeline(&mut json, &cfg);
+        let mut t = Self::from_json(&json)?;
+        hf_config::apply(&mut t, &cfg)?;
+        let jinja = dir.join("chat_template.jinja");
+        if t.chat_template.is_none() && jinja.is_file() {
+            let text = std::fs::read_to_string(&jinja).map_err(|e| TokenizerError::Io {
+                path: jinja.display().to_string(),
+                message: e.to_string(),
+            })?;
+            t.chat_template = Some(text);
+        }
+        Ok(t)
+    }
+
+    fn from_json(json: &Value) -> Result<Self, TokenizerError> {
+        let inner = build_inner(json)?;
         let n = inner.get_vocab_size(true);
         let mut tokens = vec![String::new(); n];
         for (tok, id) in inner.get_vocab(true) {
@@ -147,7 +184,22 @@ impl Tokenizer {
             eos: None,
             eog,
             chat_template: None,
+            strip_space: false,
         })
+    }
+
+    /// Also ends generation at `ids` (e.g. `eos_token_id` of `generation_config.json`).
+    pub fn add_eog(&mut self, ids: impl IntoIterator<Item = u32>) {
+        for id in ids {
+            if !self.eog.contains(&id) {
+                self.eog.push(id);
+            }
+        }
+    }
+
+    /// The id of token text `text`, if it is in the vocabulary.
+    pub fn token_id(&self, text: &str) -> Option<u32> {
+        self.inner.token_to_id(text)
     }
 
     /// Token ids of `text`; with `add_special`, the model's BOS (and whatever its post-processor adds).
@@ -159,6 +211,7 @@ impl Tokenizer {
     }
 
     /// Text of `ids`; special tokens are dropped when `skip_special`. Invalid UTF-8 becomes U+FFFD.
+    /// SentencePiece vocabularies drop the leading space their encoder prepends (as transformers does).
     pub fn decode(&self, ids: &[u32], skip_special: bool) -> String {
         let mut bytes = Vec::new();
         for &id in ids {
@@ -166,7 +219,11 @@ impl Tokenizer {
                 bytes.extend_from_slice(self.token_bytes(id));
             }
         }
-        String::from_utf8_lossy(&bytes).into_owned()
+        let text = match bytes.split_first() {
+            Some((b' ', rest)) if self.strip_space => rest,
+            _ => &bytes[..],
+        };
+        String::from_utf8_lossy(text).into_owned()
     }
 
     /// The raw bytes token `id` spells (empty for ids outside the vocabulary).

@@ -11,6 +11,7 @@ pub enum Val {
     Str(String),
     StrArr(Vec<String>),
     I32Arr(Vec<i32>),
+    F32Arr(Vec<f32>),
 }
 
 /// A tensor to write: name, GGML dims, type id, raw bytes.
@@ -62,6 +63,14 @@ pub fn write_gguf(meta: &[(&str, Val)], tensors: &[Tensor]) -> Vec<u8> {
             Val::I32Arr(a) => {
                 out.extend(9u32.to_le_bytes());
                 out.extend(5u32.to_le_bytes());
+                out.extend((a.len() as u64).to_le_bytes());
+                for x in a {
+                    out.extend(x.to_le_bytes());
+                }
+            }
+            Val::F32Arr(a) => {
+                out.extend(9u32.to_le_bytes());
+                out.extend(6u32.to_le_bytes());
                 out.extend((a.len() as u64).to_le_bytes());
                 for x in a {
                     out.extend(x.to_le_bytes());

@@ -256,10 +256,11 @@ fn piped(session: &mut Session, input: impl BufRead) -> Result<(), Failure> {
 
 /// Runs the subcommand.
 pub fn run(a: Args) -> Result<(), Failure> {
-    let engine = a.model.load()?;
+    let model = a.model.resolved()?;
+    let engine = model.load()?;
     let params = a
         .sampling
-        .params(&engine, a.model.generation_config().as_deref())?;
+        .params(&engine, model.generation_config().as_deref())?;
     if params.n != 1 || matches!(params.decoding, Decoding::Beam(_)) {
         return Err(Failure {
             message: "chat streams one reply: --n-completions and --num-beams do not apply".into(),

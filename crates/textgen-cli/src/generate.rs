@@ -72,10 +72,11 @@ pub fn run(a: Args) -> Result<(), Failure> {
             code: 2,
         });
     }
-    let engine = a.model.load()?;
+    let model = a.model.resolved()?;
+    let engine = model.load()?;
     let params = a
         .sampling
-        .params(&engine, a.model.generation_config().as_deref())?;
+        .params(&engine, model.generation_config().as_deref())?;
     let (text, prompt) = if a.chat {
         let mut messages = a.template.opening();
         messages.push(Message::new("user", a.prompt.as_str()));

@@ -6,11 +6,13 @@ mod chat;
 mod completions;
 mod generate;
 mod healthcheck;
+mod hub;
 mod inspect;
 mod interrupt;
 mod model_args;
 mod perplexity;
 mod progress;
+mod pull;
 mod sampling_args;
 mod serve;
 mod template_args;
@@ -44,6 +46,8 @@ const EXAMPLES: &str = "Examples:
   textgen inspect path/to/hf-model-folder           architecture, parameters, tensor types, vocabulary
   textgen -m path/to/hf-model-folder --quantize q8_0 \"Hi\"   a Hugging Face folder, quantized at load
   textgen serve --port 8080                         OpenAI-compatible HTTP API, playground at /
+  textgen pull HuggingFaceTB/SmolLM2-135M-Instruct  download from the Hugging Face Hub (HF cache)
+  textgen --model bartowski/SmolLM2-135M-Instruct-GGUF \"Hi\"   a Hub repository as the model
   textgen completions bash > ~/.local/share/bash-completion/completions/textgen
 
 Colours only on a terminal and never with NO_COLOR set; --quiet silences warnings and progress.";
@@ -67,6 +71,8 @@ enum Command {
     Serve(Box<serve::Args>),
     /// Exit 0 when the local server is healthy (for container health checks).
     Healthcheck(healthcheck::Args),
+    /// Download a model from the Hugging Face Hub into its cache (ORG/NAME or ORG/NAME:FILE); prints its path.
+    Pull(pull::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(completions::Args),
 }
@@ -87,6 +93,7 @@ const SUBCOMMANDS: &[&str] = &[
     "bench",
     "serve",
     "healthcheck",
+    "pull",
     "help",
 ];
 
@@ -144,6 +151,7 @@ fn main() -> ExitCode {
         Command::Bench(a) => bench::run(a),
         Command::Serve(a) => serve::run(*a),
         Command::Healthcheck(a) => healthcheck::run(a),
+        Command::Pull(a) => pull::run(a),
         Command::Completions(a) => completions::run(a),
     };
     match result {

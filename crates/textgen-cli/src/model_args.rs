@@ -1,8 +1,9 @@
 //! Flags shared by every subcommand that loads a model, and the loading itself.
 
+use crate::hub::RepoRef;
 use crate::Failure;
 use std::path::{Path, PathBuf};
-use textgen_core::engine::{hf_folder, load_model, model_exists, Engine, LoadError};
+use textgen_core::engine::{hf_folder, load_model, Engine, LoadError};
 use textgen_core::weights::Quantize;
 
 /// The default model location (fetched by scripts/fetch-default-model.sh).
@@ -31,7 +32,8 @@ impl From<QuantizeArg> for Quantize {
 /// Which model to run and on how many threads.
 #[derive(clap::Args, Clone, Debug)]
 pub struct ModelArgs {
-    /// Model: a GGUF file, or a Hugging Face folder (config.json, *.safetensors, tokenizer.json) or its config.json.
+    /// Model: a GGUF file, a Hugging Face folder (config.json, *.safetensors, tokenizer.json) or its
+    /// config.json, or a Hugging Face Hub repository ORG/NAME[:FILE] (pulled into the HF cache).
     #[arg(long, short = 'm', env = "TEXTGEN_MODEL", default_value = DEFAULT_MODEL)]
     pub model: PathBuf,
     /// Worker threads (default: all available cores).
@@ -47,7 +49,7 @@ fn not_found(p: &Path) -> Failure {
     Failure {
         message: format!(
             "model file not found: {} (run scripts/fetch-default-model.sh for the default model, \
-             or pass --model / set TEXTGEN_MODEL)",
+             or pass --model FILE or a Hub repository ORG/NAME / set TEXTGEN_MODEL)",
             p.display()
         ),
         code: 2,
@@ -55,29 +57,48 @@ fn not_found(p: &Path) -> Failure {
 }
 
 impl ModelArgs {
-    /// Fails like `load` would when the model is missing, without loading it.
-    pub fn check_exists(&self) -> Result<(), Failure> {
-        if model_exists(&self.model) {
-            Ok(())
-        } else {
-            Err(not_found(&self.model))
+    /// The same arguments with `model` a local path: the path itself when it exists, else a Hub
+    /// repository `ORG/NAME[:FILE]` pulled into the cache (found there with `HF_HUB_OFFLINE`).
+    pub fn resolved(&self) -> Result<ModelArgs, Failure> {
+        if self.model.exists() {
+            return Ok(self.clone());
+        }
+        let repo = self.model.to_str().and_then(RepoRef::from_model_arg);
+        let Some(repo) = repo else {
+            return Err(not_found(&self.model));
+        };
+        Ok(ModelArgs {
+            model: crate::pull::fetch(&repo, "main")?,
+            ..self.clone()
+        })
+    }
+
+    /// The model's name for clients: the Hub repository (`ORG/NAME`), or the file name without extension.
+    pub fn id(&self) -> String {
+        match self.model.to_str().and_then(RepoRef::from_model_arg) {
+            Some(r) if !self.model.exists() => r.repo,
+            _ => self
+                .model
+                .file_stem()
+                .map_or("textgen".to_string(), |s| s.to_string_lossy().into_owned()),
         }
     }
 
-    /// The `generation_config.json` next to a Hugging Face model, if there is one.
+    /// The `generation_config.json` of a local Hugging Face folder, if it has one (call on `resolved()`).
     pub fn generation_config(&self) -> Option<PathBuf> {
         Some(hf_folder(&self.model)?.join("generation_config.json")).filter(|p| p.is_file())
     }
 
-    /// Loads the model and starts its worker threads.
+    /// Loads the model (pulling it first if it is a Hub repository) and starts its worker threads.
     pub fn load(&self) -> Result<Engine, Failure> {
+        let resolved = self.resolved()?;
         let threads = self
             .threads
             .map(usize::from)
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-        let label = format!("loading {}", self.model.display());
+        let label = format!("loading {}", resolved.model.display());
         let quantize = self.quantize.map(Quantize::from);
-        match crate::progress::with_spinner(&label, || load_model(&self.model, quantize)) {
+        match crate::progress::with_spinner(&label, || load_model(&resolved.model, quantize)) {
             Ok((model, tokenizer)) => Ok(Engine::new(model, tokenizer, threads)),
             Err(LoadError::NotFound(p)) => Err(not_found(&p)),
             Err(e) => Err(Failure::new(format!("cannot load model: {e}"))),

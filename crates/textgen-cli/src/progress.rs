@@ -1,5 +1,5 @@
-//! A spinner on stderr while something slow runs: shown only after a second, only on a terminal, never
-//! with `--quiet`.
+//! Progress on stderr, only on a terminal and never with `--quiet`: a spinner while something slow runs
+//! (shown after a second), and a byte progress bar for downloads.
 
 use crate::term;
 use std::io::IsTerminal;
@@ -29,4 +29,18 @@ pub fn with_spinner<T>(label: &str, work: impl FnOnce() -> T) -> T {
     drop(done);
     let _ = spinner.join();
     out
+}
+
+/// A byte progress bar on stderr for downloads (hidden with `--quiet` or when stderr is not a terminal).
+pub fn download_bar() -> indicatif::ProgressBar {
+    if term::quiet() || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
 }

@@ -58,16 +58,16 @@ pub struct Args {
     /// Seconds a request may take, queueing included (then it is cancelled with a 503); 0 = no limit.
     #[arg(long, env = "TEXTGEN_REQUEST_TIMEOUT", default_value_t = 600)]
     request_timeout: u64,
+    /// Also log the text of every prompt (as the model sees it, chat template applied) with the request id.
+    /// Off by default: prompts may hold private data and the request log never carries them otherwise.
+    #[arg(long, env = "TEXTGEN_LOG_PROMPTS")]
+    log_prompts: bool,
 }
 
 /// Runs the subcommand until SIGTERM/SIGINT.
 pub fn run(a: Args) -> Result<(), Failure> {
-    a.model.check_exists()?;
-    let model_id = a
-        .model
-        .model
-        .file_stem()
-        .map_or("textgen".to_string(), |s| s.to_string_lossy().into_owned());
+    let model_id = a.model.id();
+    let model = a.model.resolved()?;
     let cfg = ServerConfig {
         host: a.host,
         port: a.port,
@@ -83,6 +83,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
         drain_timeout: Duration::from_secs(a.drain_timeout),
         request_timeout: (a.request_timeout > 0).then(|| Duration::from_secs(a.request_timeout)),
         log_json: crate::term::log_json(),
+        log_prompts: a.log_prompts,
         model_id,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -90,7 +91,6 @@ pub fn run(a: Args) -> Result<(), Failure> {
         .enable_all()
         .build()
         .map_err(Failure::new)?;
-    let model = a.model.clone();
     let template_path = a.chat_template;
     let load = move || {
         let engine = model.load().map_err(|f| f.message)?;

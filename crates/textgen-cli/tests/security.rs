@@ -62,6 +62,45 @@ fn request_log_has_request_ids_and_no_prompt_or_completion_text() {
 }
 
 #[test]
+fn log_prompts_opt_in_logs_each_prompt_under_its_request_id() {
+    for format in ["text", "json"] {
+        let s = Server::start(&["--log-format", format, "--log-prompts"]);
+        let mut r = agent()
+            .post(&s.url("/v1/chat/completions"))
+            .header("x-request-id", "trace-77")
+            .send_json(
+                json!({"messages": [{"role": "user", "content": "quokka-1234"}], "max_tokens": 2}),
+            )
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            200,
+            "{}",
+            r.body_mut().read_to_string().unwrap()
+        );
+        let (st, _) = post(
+            &s,
+            "/generate",
+            &json!({"inputs": "wombat-5678", "parameters": {"max_new_tokens": 2}}),
+        );
+        assert_eq!(st, 200);
+        let log = wait_for_log(&s, "wombat-5678");
+        let chat = log
+            .iter()
+            .find(|l| l.contains("quokka-1234"))
+            .unwrap_or_else(|| panic!("chat prompt not logged ({format}): {log:#?}"));
+        assert!(chat.contains("trace-77"), "{chat}");
+        // The logged text is the prompt as the model sees it: the chat template applied.
+        assert!(chat.contains("im_start"), "{chat}");
+        if format == "json" {
+            let v: serde_json::Value = serde_json::from_str(chat).unwrap();
+            assert_eq!(v["id"], "trace-77");
+            assert!(v["prompt"].as_str().unwrap().contains("quokka-1234"));
+        }
+    }
+}
+
+#[test]
 fn cors_answers_only_the_configured_origin_and_does_not_bypass_the_key() {
     let s = Server::start(&[
         "--cors-allow-origin",

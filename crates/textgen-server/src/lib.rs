@@ -14,7 +14,7 @@ mod ui;
 mod worker;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -63,6 +63,8 @@ pub struct ServerConfig {
     pub request_timeout: Option<Duration>,
     /// Request log lines as JSON (else plain text).
     pub log_json: bool,
+    /// Also log each generation request's prompt text (off by default: prompts may hold private data).
+    pub log_prompts: bool,
 }
 
 /// Shared state of the handlers.
@@ -76,6 +78,7 @@ pub struct AppState {
     shutting_down: AtomicBool,
     request_timeout: Option<Duration>,
     log_json: bool,
+    log_prompts: bool,
     next_request_id: std::sync::atomic::AtomicU64,
     max_concurrent: usize,
 }
@@ -86,7 +89,32 @@ impl AppState {
         self.request_timeout
             .map(|t| tokio::time::Instant::now() + t)
     }
+
+    /// With `--log-prompts`, logs the text of each prompt (as the model sees it) under the request's id.
+    pub(crate) fn log_prompts(&self, headers: &HeaderMap, prompts: &[Vec<u32>]) {
+        if !self.log_prompts {
+            return;
+        }
+        let id = headers
+            .get(REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-");
+        for (i, ids) in prompts.iter().enumerate() {
+            let text = self.engine.tokenizer.decode(ids, false);
+            if self.log_json {
+                eprintln!(
+                    "{}",
+                    serde_json::json!({"id": id, "prompt_index": i, "prompt": text})
+                );
+            } else {
+                eprintln!("{id} prompt[{i}] {text:?}");
+            }
+        }
+    }
 }
+
+/// The header carrying a request's id (taken from the client when well-formed, else made up).
+const REQUEST_ID: &str = "x-request-id";
 
 /// Token counts a handler reports for the request log (a response extension).
 #[derive(Clone, Copy, Debug)]
@@ -152,10 +180,10 @@ async fn auth(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Respo
 }
 
 /// Counts and logs every request, and turns the framework's own plain-text rejections into JSON errors.
-async fn observe(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+async fn observe(State(s): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
     let id = req
         .headers()
-        .get("x-request-id")
+        .get(REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .filter(|v| {
             !v.is_empty()
@@ -170,6 +198,10 @@ async fn observe(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Re
         .get::<MatchedPath>()
         .map_or("unmatched".to_string(), |p| p.as_str().to_string());
     let method = req.method().clone();
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        // Handlers read the id (the one made up here included) from the request.
+        req.headers_mut().insert(REQUEST_ID, v);
+    }
     let started = Instant::now();
     let mut resp = next.run(req).await;
     let status = resp.status();
@@ -205,7 +237,7 @@ async fn observe(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Re
         );
     }
     if let Ok(v) = HeaderValue::from_str(&id) {
-        resp.headers_mut().insert("x-request-id", v);
+        resp.headers_mut().insert(REQUEST_ID, v);
     }
     resp
 }
@@ -325,6 +357,7 @@ fn app_state(
         shutting_down: AtomicBool::new(false),
         request_timeout: cfg.request_timeout,
         log_json: cfg.log_json,
+        log_prompts: cfg.log_prompts,
         next_request_id: std::sync::atomic::AtomicU64::new(1),
         max_concurrent: cfg.max_concurrent,
     }))

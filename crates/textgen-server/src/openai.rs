@@ -226,6 +226,7 @@ async fn handle(s: Arc<AppState>, kind: Kind, headers: HeaderMap, body: Bytes) -
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
+    s.log_prompts(&headers, &req.prompts);
     let (tx, rx) = mpsc::unbounded_channel();
     let job = Job {
         prompts: req.prompts.clone(),

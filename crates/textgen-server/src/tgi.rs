@@ -170,7 +170,7 @@ pub async fn generate(State(s): State<Arc<AppState>>, headers: HeaderMap, body: 
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
-    let mut rx = match submit(&s, &r) {
+    let mut rx = match submit(&s, &headers, &r) {
         Ok(rx) => rx,
         Err(e) => return e.into_response(),
     };
@@ -246,7 +246,12 @@ pub async fn generate(State(s): State<Arc<AppState>>, headers: HeaderMap, body: 
     resp
 }
 
-fn submit(s: &AppState, r: &TgiRequest) -> Result<mpsc::UnboundedReceiver<Event>, ApiError> {
+fn submit(
+    s: &AppState,
+    headers: &HeaderMap,
+    r: &TgiRequest,
+) -> Result<mpsc::UnboundedReceiver<Event>, ApiError> {
+    s.log_prompts(headers, std::slice::from_ref(&r.prompt));
     let (tx, rx) = mpsc::unbounded_channel();
     let job = Job {
         prompts: vec![r.prompt.clone()],
@@ -270,7 +275,7 @@ pub async fn generate_stream(
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
-    let mut rx = match submit(&s, &r) {
+    let mut rx = match submit(&s, &headers, &r) {
         Ok(rx) => rx,
         Err(e) => return e.into_response(),
     };

@@ -25,6 +25,7 @@ fn health_is_503_while_loading_and_a_failed_load_is_an_error() {
         model_id: "test".into(),
         request_timeout: None,
         log_json: false,
+        log_prompts: false,
     };
     let server = std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()

@@ -17,3 +17,7 @@ pub fn model() -> PathBuf {
 /// The server process and its client (each test binary uses only part of it).
 #[allow(dead_code)]
 pub mod server;
+
+/// A local stand-in for the Hugging Face Hub (used by the pull tests).
+#[allow(dead_code)]
+pub mod mock_hub;

@@ -216,6 +216,34 @@ mod tests {
         }
     }
 
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn simd_unpacking_equals_the_reference_dequantizer() {
+        if detect() != Isa::Avx2 {
+            return;
+        }
+        let mut rng = Lcg(5);
+        for ty in GgmlType::ALL {
+            let cols = 1024;
+            let row = random_row(ty, cols / ty.block_elems(), &mut rng);
+            let (mut want, mut got) = (vec![0f32; cols], vec![0f32; cols]);
+            dequantize(ty, &row, &mut want);
+            // SAFETY: detect() found AVX2, FMA and F16C.
+            unsafe { super::super::dot_avx2::dequantize_row(ty, &row, &mut got) };
+            for (k, (w, g)) in want.iter().zip(&got).enumerate() {
+                if matches!(ty, GgmlType::Q4_1 | GgmlType::Q5_1) {
+                    // q·d + m rounded once instead of twice.
+                    assert!(
+                        (w - g).abs() <= 2e-7 * w.abs().max(1e-3),
+                        "{ty} [{k}]: {w} vs {g}"
+                    );
+                } else {
+                    assert_eq!(w.to_bits(), g.to_bits(), "{ty} [{k}]: {w} vs {g}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn group_size_never_changes_a_result() {
         let mut rng = Lcg(11);

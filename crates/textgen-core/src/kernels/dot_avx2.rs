@@ -1,14 +1,15 @@
 //! AVX2 + FMA + F16C kernels (x86-64). Callers guarantee the CPU features (see `dot::detect`).
 //!
-//! Every weight is first turned into its exact f32 value (Q4_1: `fma(q, d, m)`, Q4_0: `(q - 8)·d`, Q8_0:
-//! `q·d`, other types: the scalar reference dequantizer). Each output then keeps four 8-lane accumulators:
+//! Every weight is first turned into its exact f32 value in registers, 32 at a time (Q4_0, Q4_1, Q5_0, Q5_1,
+//! Q8_0, and each 32-element group of Q4_K, Q5_K, Q6_K; the values of the scalar reference dequantizer, except
+//! that Q4_1/Q5_1 round `q·d + m` once; float types go through the reference dequantizer). Each output then keeps four 8-lane accumulators:
 //! accumulator `v` takes the columns `k` with `(k / 8) % 4 == v`, in column order (four independent FMA
 //! chains, so the loop is not bound by FMA latency), finished as `hsum((a0 + a1) + (a2 + a3))`. The row-dot
 //! path (weights unpacked in registers) and the tiled path (weights unpacked once into a cache-resident tile,
 //! reused by many tokens) perform this identical sequence of f32 operations for each output: batching never
 //! changes a bit.
 
-use crate::weights::dequant::dequantize_block;
+use crate::weights::dequant::{dequantize_block, k_scale_min};
 use crate::weights::GgmlType;
 use std::arch::x86_64::*;
 
@@ -84,66 +85,257 @@ unsafe fn nibbles(q: *const u8, offset: i32) -> [__m256; 4] {
     ]
 }
 
-/// Exact f32 weights of one 32-element block of Q4_0, Q4_1 or Q8_0 at `p`.
+/// The 32 bytes at `p` as four vectors of 8 f32 (bytes 0-7, 8-15, 16-23, 24-31), unsigned or signed.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn block32(ty: GgmlType, p: *const u8) -> [__m256; 4] {
-    match ty {
-        GgmlType::Q4_1 => {
-            let dm = f16_pair(p);
-            let (d, m) = (
-                _mm256_broadcastss_ps(dm),
-                _mm256_broadcastss_ps(_mm_movehdup_ps(dm)),
-            );
-            let q = nibbles(p.add(4), 0);
-            [
-                _mm256_fmadd_ps(q[0], d, m),
-                _mm256_fmadd_ps(q[1], d, m),
-                _mm256_fmadd_ps(q[2], d, m),
-                _mm256_fmadd_ps(q[3], d, m),
-            ]
-        }
-        GgmlType::Q4_0 => {
-            let d = _mm256_broadcastss_ps(f16_pair(p));
-            let q = nibbles(p.add(2), 8);
-            [
-                _mm256_mul_ps(q[0], d),
-                _mm256_mul_ps(q[1], d),
-                _mm256_mul_ps(q[2], d),
-                _mm256_mul_ps(q[3], d),
-            ]
-        }
-        _ => {
-            let d = _mm256_broadcastss_ps(f16_pair(p));
-            let q8 = |k: usize| _mm_loadl_epi64(p.add(2 + 8 * k) as *const __m128i);
-            let (a, b, c, e) = (q8(0), q8(1), q8(2), q8(3));
-            [
-                _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(a)), d),
-                _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b)), d),
-                _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(c)), d),
-                _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(e)), d),
-            ]
-        }
+unsafe fn bytes_to_f32<const SIGNED: bool>(v: __m256i) -> [__m256; 4] {
+    let lo = _mm256_castsi256_si128(v);
+    let hi = _mm256_extracti128_si256(v, 1);
+    let cvt = |x: __m128i| {
+        _mm256_cvtepi32_ps(if SIGNED {
+            _mm256_cvtepi8_epi32(x)
+        } else {
+            _mm256_cvtepu8_epi32(x)
+        })
+    };
+    [
+        cvt(lo),
+        cvt(_mm_srli_si128(lo, 8)),
+        cvt(hi),
+        cvt(_mm_srli_si128(hi, 8)),
+    ]
+}
+
+/// The 32 bits at `p` spread to bytes: byte k of the result is 0xFF when bit k is set, else 0.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn bits_to_bytes(p: *const u8) -> __m256i {
+    let bits = _mm256_set1_epi32(std::ptr::read_unaligned(p as *const i32));
+    // Byte k takes the byte of `bits` holding bit k, then keeps that bit alone.
+    let spread = _mm256_shuffle_epi8(
+        bits,
+        _mm256_setr_epi64x(
+            0,
+            0x0101010101010101,
+            0x0202020202020202,
+            0x0303030303030303,
+        ),
+    );
+    let mask = _mm256_set1_epi64x(0x8040201008040201u64 as i64);
+    _mm256_cmpeq_epi8(_mm256_and_si256(spread, mask), mask)
+}
+
+/// `[a·q + b for each of the four vectors q]` with one rounding (the Q4_1 / Q5_1 weight formula).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn fma4(q: [__m256; 4], d: __m256, m: __m256) -> [__m256; 4] {
+    q.map(|q| _mm256_fmadd_ps(q, d, m))
+}
+
+/// `[q·d for each of the four vectors q]`.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn mul4(q: [__m256; 4], d: __m256) -> [__m256; 4] {
+    q.map(|q| _mm256_mul_ps(q, d))
+}
+
+/// The 16 bytes at `p` as 32 nibbles in byte order of the block's elements: the low nibbles (elements
+/// 0-15) then the high nibbles (elements 16-31).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn nibble_bytes(p: *const u8) -> __m256i {
+    let q = _mm_loadu_si128(p as *const __m128i);
+    let mask = _mm_set1_epi8(0x0F);
+    _mm256_set_m128i(
+        _mm_and_si128(_mm_srli_epi16(q, 4), mask),
+        _mm_and_si128(q, mask),
+    )
+}
+
+/// Exact f32 weights of a Q4_1 block: `q·d + m` rounded once.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn unpack_q4_1(p: *const u8) -> [__m256; 4] {
+    let dm = f16_pair(p);
+    let (d, m) = (
+        _mm256_broadcastss_ps(dm),
+        _mm256_broadcastss_ps(_mm_movehdup_ps(dm)),
+    );
+    fma4(nibbles(p.add(4), 0), d, m)
+}
+
+/// Exact f32 weights of a Q4_0 block: `(q - 8)·d`.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn unpack_q4_0(p: *const u8) -> [__m256; 4] {
+    mul4(nibbles(p.add(2), 8), _mm256_broadcastss_ps(f16_pair(p)))
+}
+
+/// Exact f32 weights of a Q8_0 block: `q·d`.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn unpack_q8_0(p: *const u8) -> [__m256; 4] {
+    let d = _mm256_broadcastss_ps(f16_pair(p));
+    let q8 = |k: usize| {
+        _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(
+            p.add(2 + 8 * k) as *const __m128i
+        )))
+    };
+    mul4([q8(0), q8(1), q8(2), q8(3)], d)
+}
+
+/// Exact f32 weights of a Q5_0 block (`(q - 16)·d`) or, with `Q5_1`, a Q5_1 block (`q·d + m`, one rounding).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn unpack_q5<const Q5_1: bool>(p: *const u8) -> [__m256; 4] {
+    let (qh, qs) = if Q5_1 { (4, 8) } else { (2, 6) };
+    let high = _mm256_and_si256(bits_to_bytes(p.add(qh)), _mm256_set1_epi8(0x10));
+    let q = bytes_to_f32::<false>(_mm256_or_si256(nibble_bytes(p.add(qs)), high));
+    let dm = f16_pair(p);
+    let d = _mm256_broadcastss_ps(dm);
+    if Q5_1 {
+        fma4(q, d, _mm256_broadcastss_ps(_mm_movehdup_ps(dm)))
+    } else {
+        // The subtraction is exact in f32.
+        mul4(q.map(|v| _mm256_sub_ps(v, _mm256_set1_ps(16.0))), d)
     }
 }
 
-/// Types with a register-unpacking fast path.
-fn fast(ty: GgmlType) -> bool {
-    matches!(ty, GgmlType::Q4_0 | GgmlType::Q4_1 | GgmlType::Q8_0)
+/// Exact f32 weights of group `sub` (0..8) of a Q4_K or (with `Q5K`) Q5_K super-block:
+/// `(d·scale)·q - dmin·min`.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn unpack_qk<const Q5K: bool>(p: *const u8, sub: usize) -> [__m256; 4] {
+    let dm = f16_pair(p);
+    let (d, dmin) = (_mm_cvtss_f32(dm), _mm_cvtss_f32(_mm_movehdup_ps(dm)));
+    let (sc, mn) = k_scale_min(sub, std::slice::from_raw_parts(p.add(4), 12));
+    let (ds, ms) = (
+        _mm256_set1_ps(d * sc as f32),
+        _mm256_set1_ps(dmin * mn as f32),
+    );
+    let qs = if Q5K { 48 } else { 16 };
+    let q = _mm256_loadu_si256(p.add(qs + 32 * (sub / 2)) as *const __m256i);
+    let q = if sub % 2 == 0 {
+        q
+    } else {
+        _mm256_srli_epi16(q, 4)
+    };
+    let mut q = _mm256_and_si256(q, _mm256_set1_epi8(0x0F));
+    if Q5K {
+        // Bit `sub` of each of the 32 qh bytes is the element's fifth bit.
+        let qh = _mm256_loadu_si256(p.add(16) as *const __m256i);
+        let bit = _mm256_set1_epi8((1u8 << sub) as i8);
+        let set = _mm256_cmpeq_epi8(_mm256_and_si256(qh, bit), bit);
+        q = _mm256_or_si256(q, _mm256_and_si256(set, _mm256_set1_epi8(0x10)));
+    }
+    bytes_to_f32::<false>(q).map(|v| _mm256_sub_ps(_mm256_mul_ps(ds, v), ms))
+}
+
+/// Exact f32 weights of group `sub` (0..8) of a Q6_K super-block: `(d·scale)·(q - 32)`.
+///
+/// Elements 128h + 32k + l (k = 0..4, l = 0..32): low 4 bits from ql[64h + 32(k % 2) + l] (the low nibble for
+/// k < 2), high 2 bits from qh[32h + l] >> 2k; scale sc[8h + 2k + l / 16].
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn unpack_q6k(p: *const u8, sub: usize) -> [__m256; 4] {
+    let (h, k) = (sub / 4, sub % 4);
+    let ql = _mm256_loadu_si256(p.add(64 * h + 32 * (k % 2)) as *const __m256i);
+    let ql = if k < 2 { ql } else { _mm256_srli_epi16(ql, 4) };
+    let ql = _mm256_and_si256(ql, _mm256_set1_epi8(0x0F));
+    let qh = _mm256_loadu_si256(p.add(128 + 32 * h) as *const __m256i);
+    let qh = _mm256_and_si256(
+        _mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * k as i32)),
+        _mm256_set1_epi8(3),
+    );
+    let q = _mm256_sub_epi8(
+        _mm256_or_si256(ql, _mm256_slli_epi16(qh, 4)),
+        _mm256_set1_epi8(32),
+    );
+    // The scale is the block's last 2 bytes: read exactly those.
+    let d16 = std::ptr::read_unaligned(p.add(208) as *const u16);
+    let d = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(d16))));
+    let sc = |i: usize| _mm256_set1_ps(d * (*p.add(192 + 8 * h + 2 * k + i) as i8) as f32);
+    let (s0, s1) = (sc(0), sc(1));
+    let v = bytes_to_f32::<true>(q);
+    [
+        _mm256_mul_ps(s0, v[0]),
+        _mm256_mul_ps(s0, v[1]),
+        _mm256_mul_ps(s1, v[2]),
+        _mm256_mul_ps(s1, v[3]),
+    ]
+}
+
+/// Evaluates `$body` with `$u` bound to the unpacker of type `$ty` (`fn(block, group) -> [__m256; 4]`), one
+/// monomorphized copy per type so the unpacking inlines into the loop; float types evaluate `$other`.
+/// The unpacked values equal the scalar reference's (`weights::dequant`), except that Q4_1 and Q5_1 round
+/// `q·d + m` once.
+macro_rules! with_unpacker {
+    ($ty:expr, $u:ident => $body:expr, else $other:expr) => {
+        match $ty {
+            GgmlType::Q4_0 => {
+                let $u = |p: *const u8, _: usize| unpack_q4_0(p);
+                $body
+            }
+            GgmlType::Q4_1 => {
+                let $u = |p: *const u8, _: usize| unpack_q4_1(p);
+                $body
+            }
+            GgmlType::Q5_0 => {
+                let $u = |p: *const u8, _: usize| unpack_q5::<false>(p);
+                $body
+            }
+            GgmlType::Q5_1 => {
+                let $u = |p: *const u8, _: usize| unpack_q5::<true>(p);
+                $body
+            }
+            GgmlType::Q8_0 => {
+                let $u = |p: *const u8, _: usize| unpack_q8_0(p);
+                $body
+            }
+            GgmlType::Q4K => {
+                let $u = |p: *const u8, sub: usize| unpack_qk::<false>(p, sub);
+                $body
+            }
+            GgmlType::Q5K => {
+                let $u = |p: *const u8, sub: usize| unpack_qk::<true>(p, sub);
+                $body
+            }
+            GgmlType::Q6K => {
+                let $u = |p: *const u8, sub: usize| unpack_q6k(p, sub);
+                $body
+            }
+            GgmlType::F32 | GgmlType::F16 | GgmlType::BF16 => $other,
+        }
+    };
+}
+
+/// Each 32-element group of a row: its block's address and its index within the block.
+#[inline]
+fn groups(ty: GgmlType, row: &[u8]) -> impl Iterator<Item = (usize, usize)> {
+    let (bb, per) = (ty.block_bytes(), ty.block_elems() / 32);
+    (0..row.len() / bb * per).map(move |g| (g / per * bb, g % per))
 }
 
 /// `row · xs[j]` for every token j; see the module doc for the order of operations.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn dot<const N: usize>(ty: GgmlType, row: &[u8], xs: [&[f32]; N]) -> [f32; N] {
-    if !fast(ty) {
-        return dot_generic_row(ty, row, xs);
-    }
-    let bb = ty.block_bytes();
+    with_unpacker!(ty, u => dot_with(ty, row, xs, u), else dot_generic_row(ty, row, xs))
+}
+
+/// `dot` for a quantized type whose groups `unpack` turns into weights.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn dot_with<const N: usize>(
+    ty: GgmlType,
+    row: &[u8],
+    xs: [&[f32]; N],
+    unpack: impl Fn(*const u8, usize) -> [__m256; 4],
+) -> [f32; N] {
     let mut acc = [[_mm256_setzero_ps(); 4]; N];
-    for b in 0..row.len() / bb {
-        let w = block32(ty, row.as_ptr().add(b * bb));
+    for (g, (at, sub)) in groups(ty, row).enumerate() {
+        let w = unpack(row.as_ptr().add(at), sub);
         for j in 0..N {
-            step32(&w, xs[j].as_ptr().add(b * 32), &mut acc[j]);
+            step32(&w, xs[j].as_ptr().add(g * 32), &mut acc[j]);
         }
     }
     finish_all(&acc)
@@ -196,17 +388,14 @@ unsafe fn dot_generic_row<const N: usize>(ty: GgmlType, row: &[u8], xs: [&[f32];
 /// Exact f32 values of a row (`out.len()` = columns), unpacked exactly as `dot` unpacks them.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn dequantize_row(ty: GgmlType, row: &[u8], out: &mut [f32]) {
-    let bb = ty.block_bytes();
-    if fast(ty) {
-        for b in 0..row.len() / bb {
-            let w = block32(ty, row.as_ptr().add(b * bb));
+    with_unpacker!(ty, u => {
+        for (g, (at, sub)) in groups(ty, row).enumerate() {
+            let w = u(row.as_ptr().add(at), sub);
             for (k, wk) in w.iter().enumerate() {
-                _mm256_storeu_ps(out.as_mut_ptr().add(b * 32 + 8 * k), *wk);
+                _mm256_storeu_ps(out.as_mut_ptr().add(g * 32 + 8 * k), *wk);
             }
         }
-    } else {
-        crate::weights::dequant::dequantize(ty, row, out);
-    }
+    }, else crate::weights::dequant::dequantize(ty, row, out))
 }
 
 /// Rows and tokens per register block of `gemm_tile`.

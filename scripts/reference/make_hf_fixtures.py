@@ -21,6 +21,9 @@ llama/    LlamaForCausalLM, rope_parameters llama3 (factor 8, original context 3
           model.safetensors.index.json, byte-level tokenizer.
 mistral/  MistralForCausalLM, sliding_window 4 (shorter than the test input), tied embeddings, F32 single
           model.safetensors, SentencePiece-style tokenizer.
+llama-linear-f16/  LlamaForCausalLM (TinyLlama-style), rope_parameters linear (factor 2), attention_bias (q/k/v/o
+          biases), head_dim 32 with hidden 64 and 4 heads (queries wider than the hidden size), tied embeddings,
+          weights stored as F16, the tok-llama-class tokenizer.
 qwen2/    Qwen2ForCausalLM (q/k/v biases), rope_theta 1e6, weights stored as BF16 (the reference runs the same
           BF16 values upcast to F32), byte-level tokenizer.
 Each model folder also holds expected.json: input_ids, logits [n][vocab] of one no-cache forward pass in
@@ -285,6 +288,16 @@ def main():
     with torch.no_grad():
         mistral.model.embed_tokens.weight.mul_(2.5)
     write_model(os.path.join(OUT, "mistral"), mistral, sp_dir, ids, [1, 300, 301, 302, 303, 304, 305])
+
+    torch.manual_seed(0)
+    tiny = LlamaForCausalLM(LlamaConfig(**common(
+        sp_vocab, rms_norm_eps=1e-5, tie_word_embeddings=True, attention_bias=True, head_dim=32, bos_token_id=1,
+        eos_token_id=2, rope_parameters={"rope_type": "linear", "rope_theta": 10000.0, "factor": 2.0},
+    )))
+    randomize(tiny, 1.0)
+    with torch.no_grad():
+        tiny.model.embed_tokens.weight.mul_(2.5)
+    write_model(os.path.join(OUT, "llama-linear-f16"), tiny.to(torch.float16), llama_dir, ids, [1, 300, 301])
 
     torch.manual_seed(0)
     qwen = Qwen2ForCausalLM(Qwen2Config(**common(

@@ -1,5 +1,6 @@
 //! `textgen inspect`: what a model file or folder is, without loading its weights into a model.
 
+use crate::model_args::ModelArgs;
 use crate::outln;
 use crate::Failure;
 use std::path::PathBuf;
@@ -11,7 +12,7 @@ const TEMPLATE_LINES: usize = 8;
 /// Flags of `textgen inspect`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// A GGUF file, or a Hugging Face folder (or its config.json).
+    /// A GGUF file, a Hugging Face folder (or its config.json), or a Hub repository ORG/NAME[:FILE].
     #[arg(env = "TEXTGEN_MODEL", default_value = crate::model_args::DEFAULT_MODEL)]
     model: PathBuf,
     /// Print one JSON object (the whole chat template included).
@@ -21,7 +22,14 @@ pub struct Args {
 
 /// Runs the subcommand.
 pub fn run(a: Args) -> Result<(), Failure> {
-    let info = inspect(&a.model).map_err(|e| match e {
+    let local = ModelArgs {
+        model: a.model,
+        threads: None,
+        quantize: None,
+    }
+    .resolved()?
+    .model;
+    let info = inspect(&local).map_err(|e| match e {
         LoadError::NotFound(p) => Failure {
             message: format!("model not found: {}", p.display()),
             code: 2,

@@ -32,8 +32,8 @@ impl From<QuantizeArg> for Quantize {
 /// Which model to run and on how many threads.
 #[derive(clap::Args, Clone, Debug)]
 pub struct ModelArgs {
-    /// Model: a GGUF file, a Hugging Face folder (config.json, *.safetensors, tokenizer.json) or its config.json,
-    /// or a Hugging Face Hub repository ORG/NAME[:FILE] (pulled into the HF cache).
+    /// Model: a GGUF file, a Hugging Face folder (config.json, *.safetensors, tokenizer.json) or its
+    /// config.json, or a Hugging Face Hub repository ORG/NAME[:FILE] (pulled into the HF cache).
     #[arg(long, short = 'm', env = "TEXTGEN_MODEL", default_value = DEFAULT_MODEL)]
     pub model: PathBuf,
     /// Worker threads (default: all available cores).
@@ -84,7 +84,7 @@ impl ModelArgs {
         }
     }
 
-    /// The `generation_config.json` next to a Hugging Face model, if there is one (`self` resolved).
+    /// The `generation_config.json` of a local Hugging Face folder, if it has one (call on `resolved()`).
     pub fn generation_config(&self) -> Option<PathBuf> {
         Some(hf_folder(&self.model)?.join("generation_config.json")).filter(|p| p.is_file())
     }

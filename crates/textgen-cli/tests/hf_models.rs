@@ -67,7 +67,7 @@ fn inspect_json_for_gguf_and_sharded_folder() {
 }
 
 #[test]
-fn generate_from_a_quantized_hf_folder() {
+fn generate_from_quantized_models() {
     for q in ["q8_0", "q4_k"] {
         let o = textgen(&[
             "generate",

@@ -549,3 +549,45 @@ fn model_flag_pulls_a_hub_repository_and_generates() {
     let o = run(c);
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+#[test]
+fn a_hugging_face_folder_from_the_hub_is_inspected_and_generates() {
+    let hub = MockHub::start();
+    let home = scratch("hf-folder");
+    let fixture =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../textgen-core/tests/fixtures/hf/qwen2");
+    let files = [
+        "config.json",
+        "generation_config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+    ]
+    .map(|f| {
+        MockFile::new(
+            f,
+            std::fs::read(fixture.join(f)).unwrap(),
+            f.ends_with(".safetensors"),
+        )
+    });
+    hub.add_repo("org/qwen", files.to_vec());
+    let o = run(textgen(&home, &hub.url, &["inspect", "org/qwen"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("Qwen2ForCausalLM"), "{}", stdout(&o));
+    let o = run(textgen(
+        &home,
+        &hub.url,
+        &[
+            "generate",
+            "--model",
+            "org/qwen",
+            "--greedy",
+            "-n",
+            "3",
+            "--quantize",
+            "q8_0",
+            "Hi",
+        ],
+    ));
+    assert!(o.status.success(), "{}", stderr(&o));
+}

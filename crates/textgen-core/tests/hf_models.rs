@@ -1,6 +1,7 @@
 //! Tiny random-weight Hugging Face folders made with transformers (scripts/reference/make_hf_fixtures.py):
-//! Llama with llama3 rope scaling (sharded safetensors), Mistral with a sliding window shorter than the
-//! input (tied embeddings), Qwen2 with q/k/v biases (BF16 weights). Logits and greedy ids must match
+//! Llama with llama3 rope scaling (sharded safetensors), Llama with linear rope scaling, q/k/v/o biases and
+//! head_dim × heads > hidden (F16 weights), Mistral with a sliding window shorter than the input (tied
+//! embeddings), Qwen2 with q/k/v biases (BF16 weights). Logits and greedy ids must match
 //! transformers; unsupported architectures and dtypes are named in clear errors.
 
 use serde_json::Value;
@@ -82,6 +83,18 @@ fn llama_with_llama3_rope_scaling_from_sharded_safetensors() {
 #[test]
 fn mistral_with_sliding_window_and_tied_embeddings() {
     check_against_transformers("mistral");
+    // The window matters on this input: without it the logits are far from transformers'.
+    let d = edited_copy("mistral", "nowindow", |c| c["sliding_window"] = Value::Null);
+    let want = read_json(&d.join("expected.json"));
+    let (m, t) = load_model(&d, None).unwrap();
+    let got = logits(&Engine::new(m, t, 2), &u32s(&want["input_ids"]));
+    assert!(max_diff(&got, &flat(&want["logits"])) > 1e-2);
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn llama_with_linear_rope_attention_bias_wide_heads_from_f16_weights() {
+    check_against_transformers("llama-linear-f16");
 }
 
 #[test]

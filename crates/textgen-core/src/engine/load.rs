@@ -53,11 +53,6 @@ pub fn hf_folder(path: &Path) -> Option<PathBuf> {
     }
 }
 
-/// Whether `path` names a loadable model location (a file, or a folder).
-pub fn model_exists(path: &Path) -> bool {
-    path.is_file() || path.is_dir()
-}
-
 /// Loads a GGUF model and its embedded tokenizer (weights are memory-mapped, not copied).
 pub fn load_gguf(path: &Path) -> Result<(Model, Tokenizer), LoadError> {
     load_gguf_with(path, None)

@@ -16,7 +16,7 @@ pub mod stop;
 pub use batcher::{BatchConfig, BatchStats, Batcher};
 pub use generate::{Completion, Engine, FinishReason, Flow, Generation, Piece, Timings};
 pub use inspect::{inspect, ModelInfo};
-pub use load::{hf_folder, load_gguf, load_model, model_exists, LoadError};
+pub use load::{hf_folder, load_gguf, load_model, LoadError};
 pub use perplexity::Perplexity;
 pub use scheduler::Scheduler;
 pub use sink::Sink;

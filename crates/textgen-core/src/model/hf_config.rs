@@ -208,3 +208,86 @@ impl HfConfig {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn base(arch: &str) -> Value {
+        json!({"architectures": [arch], "hidden_size": 64, "intermediate_size": 128,
+               "num_hidden_layers": 4, "num_attention_heads": 4, "vocab_size": 100})
+    }
+
+    #[test]
+    fn transformers_4_rope_scaling_and_theta_are_read() {
+        // Llama 3.1's config.json as transformers 4 writes it.
+        let mut j = base("LlamaForCausalLM");
+        j["rope_theta"] = json!(500000.0);
+        j["rope_scaling"] = json!({"factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+            "original_max_position_embeddings": 8192, "rope_type": "llama3"});
+        let c = HfConfig::parse(&j).unwrap();
+        assert_eq!(c.llama.rope_base, 500000.0);
+        assert_eq!(
+            c.llama.rope_scaling,
+            RopeScaling::Llama3 {
+                factor: 8.0,
+                low_freq_factor: 1.0,
+                high_freq_factor: 4.0,
+                original_context: 8192.0
+            }
+        );
+        // The oldest spelling: "type".
+        j["rope_scaling"] = json!({"type": "linear", "factor": 4.0});
+        let c = HfConfig::parse(&j).unwrap();
+        assert_eq!(c.llama.rope_scaling, RopeScaling::Linear { factor: 4.0 });
+        assert_eq!((c.llama.n_head_kv, c.llama.head_dim), (4, 16));
+        assert_eq!(c.llama.n_ctx_train, 2048);
+    }
+
+    #[test]
+    fn qwen2_windows_follow_use_sliding_window_and_max_window_layers() {
+        let mut j = base("Qwen2ForCausalLM");
+        j["sliding_window"] = json!(8);
+        assert_eq!(
+            HfConfig::parse(&j).unwrap().llama.layer_window,
+            vec![None; 4]
+        );
+        j["use_sliding_window"] = json!(true);
+        j["max_window_layers"] = json!(2);
+        let w = HfConfig::parse(&j).unwrap().llama.layer_window;
+        assert_eq!(w, vec![None, None, Some(8), Some(8)]);
+        j["layer_types"] = json!([
+            "sliding_attention",
+            "full_attention",
+            "full_attention",
+            "full_attention"
+        ]);
+        let w = HfConfig::parse(&j).unwrap().llama.layer_window;
+        assert_eq!(w, vec![Some(8), None, None, None]);
+        j["layer_types"] = json!(["full_attention"]);
+        assert!(HfConfig::parse(&j).is_err());
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        for (key, value, needle) in [
+            ("hidden_size", json!("64"), "hidden_size"),
+            ("mlp_bias", json!(true), "mlp_bias"),
+            (
+                "rope_scaling",
+                json!({"rope_type": "dynamic", "factor": 2.0}),
+                "dynamic",
+            ),
+            ("rope_scaling", json!({"rope_type": "linear"}), "factor"),
+        ] {
+            let mut j = base("MistralForCausalLM");
+            j[key] = value;
+            let e = HfConfig::parse(&j).unwrap_err().to_string();
+            assert!(e.contains(needle), "{key}: {e}");
+        }
+        let mut j = base("MistralForCausalLM");
+        j.as_object_mut().unwrap().remove("architectures");
+        assert!(HfConfig::parse(&j).is_err());
+    }
+}

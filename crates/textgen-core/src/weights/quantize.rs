@@ -203,6 +203,44 @@ mod tests {
     }
 
     #[test]
+    fn quantize_set_picks_block_formats_by_row_length() {
+        let f32_tensor = |name: &str, dims: Vec<usize>| {
+            let n: usize = dims.iter().product();
+            TensorInfo {
+                name: name.into(),
+                ty: GgmlType::F32,
+                dims,
+                data: Blob::from_vec(data(n).iter().flat_map(|v| v.to_le_bytes()).collect()),
+            }
+        };
+        let mut set = TensorMap::default();
+        set.insert(f32_tensor("wide", vec![512, 2]));
+        set.insert(f32_tensor("narrow", vec![64, 3]));
+        set.insert(f32_tensor("odd", vec![48, 2]));
+        set.insert(f32_tensor("norm", vec![512]));
+        let q = quantize_set(&set, Quantize::Q4K);
+        let ty = |n: &str| q.get(n).unwrap().ty;
+        assert_eq!(ty("wide"), GgmlType::Q4K);
+        assert_eq!(ty("narrow"), GgmlType::Q8_0);
+        assert_eq!(ty("odd"), GgmlType::F32);
+        assert_eq!(ty("norm"), GgmlType::F32);
+        let wide = q.get("wide").unwrap();
+        assert_eq!(
+            wide.data.bytes().len(),
+            GgmlType::Q4K.bytes_for(1024).unwrap()
+        );
+        // Row 1 of the quantized tensor dequantizes close to row 1 of the source.
+        let mut y = vec![0.0; 512];
+        dequantize(GgmlType::Q4K, &wide.data.bytes()[144 * 2..], &mut y);
+        let x = &data(1024)[512..];
+        let amax = x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        assert!(x
+            .iter()
+            .zip(&y)
+            .all(|(a, b)| (a - b).abs() <= amax * 2.0 / 15.0));
+    }
+
+    #[test]
     fn zero_blocks_stay_zero() {
         for ty in [GgmlType::Q8_0, GgmlType::Q4K] {
             let mut bytes = Vec::new();

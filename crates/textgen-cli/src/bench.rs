@@ -47,6 +47,9 @@ pub struct Args {
     prefill_chunk: u32,
 }
 
+/// Buffer read to measure memory bandwidth (well beyond any last-level cache).
+const ROOFLINE_BUFFER: usize = 512 << 20;
+
 /// Mean and sample standard deviation.
 fn stats(xs: &[f64]) -> (f64, f64) {
     let n = xs.len() as f64;
@@ -169,6 +172,17 @@ pub fn run(a: Args) -> Result<(), Failure> {
         },
     )?;
     let all_us = time_sampling(&e, all)?;
+    // The memory-bound ceiling of decode: weights read per token against the machine's read bandwidth.
+    let roofline = decode_step_us.map(|step| {
+        let bytes = e.model.decode_weight_bytes() as f64;
+        let read = textgen_core::kernels::bandwidth::read_bandwidth(&e.pool, ROOFLINE_BUFFER, 3);
+        (
+            bytes / 1e6,
+            read / 1e9,
+            read / bytes,
+            bytes / (step * 1e-6) / 1e9,
+        )
+    });
     let model = a.model.model.display().to_string();
     if a.json {
         for (test, mean, sd) in &rows {
@@ -182,6 +196,13 @@ pub fn run(a: Args) -> Result<(), Failure> {
             json!({"model": model, "test": "sampling", "greedy_us": greedy_us, "all_processors_us": all_us,
                    "decode_step_us": decode_step_us})
         );
+        if let Some((mb, read, ceiling, used)) = roofline {
+            outln!(
+                "{}",
+                json!({"model": model, "threads": threads, "test": "roofline", "weights_mb_per_token": mb,
+                       "read_gb_s": read, "ceiling_t/s": ceiling, "decode_gb_s": used})
+            );
+        }
     } else {
         outln!("| model | threads | test | t/s |\n|---|---|---|---|");
         for (test, mean, sd) in &rows {
@@ -193,6 +214,12 @@ pub fn run(a: Args) -> Result<(), Failure> {
         outln!(
             "\nsampling per token: greedy {greedy_us:.1} µs, all processors {all_us:.1} µs{share}"
         );
+        if let Some((mb, read, ceiling, used)) = roofline {
+            outln!(
+                "memory roofline: decode reads {mb:.1} MB of weights per token; this machine reads {read:.2} GB/s \
+                 with {threads} threads, a ceiling of {ceiling:.1} t/s; the last tg test used {used:.2} GB/s"
+            );
+        }
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! CPU hot paths: quantized dot products, matmul, element-wise ops, and the worker pool.
 
+pub mod bandwidth;
 pub mod dot;
 #[cfg(target_arch = "x86_64")]
 mod dot_avx2;

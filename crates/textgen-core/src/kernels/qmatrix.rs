@@ -44,6 +44,11 @@ impl QMatrix {
         })
     }
 
+    /// Size of the matrix's data in bytes.
+    pub fn bytes(&self) -> usize {
+        self.rows * self.row_bytes
+    }
+
     /// The bytes of row `r`.
     #[inline]
     pub fn row(&self, r: usize) -> &[u8] {

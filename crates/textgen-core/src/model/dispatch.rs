@@ -51,6 +51,14 @@ impl Model {
         }
     }
 
+    /// Weight bytes one decode step reads from memory (what bounds single-stream decode speed).
+    pub fn decode_weight_bytes(&self) -> usize {
+        match self {
+            Self::Llama(m) => m.decode_weight_bytes(),
+            Self::Gpt2(m) => m.decode_weight_bytes(),
+        }
+    }
+
     /// Vocabulary size (rows of the logits).
     pub fn vocab_size(&self) -> usize {
         match self {

@@ -147,6 +147,21 @@ pub fn split_qkv(w: &QMatrix, b: &[f32], d: usize) -> Option<[Linear; 3]> {
 }
 
 impl Gpt2 {
+    /// Weight bytes one decode step reads: every matrix once (the embeddings only for one row).
+    pub fn decode_weight_bytes(&self) -> usize {
+        let blocks: usize = self
+            .blocks
+            .iter()
+            .map(|b| {
+                [&b.q, &b.k, &b.v, &b.proj, &b.up, &b.down]
+                    .iter()
+                    .map(|l| l.w.bytes())
+                    .sum::<usize>()
+            })
+            .sum();
+        blocks + self.lm_head.bytes()
+    }
+
     /// Builds the model from `cfg` and tensors named as llama.cpp's converter names GPT-2's
     /// (`token_embd`, `position_embd`, `blk.N.attn_qkv`, ...), checking every tensor's presence and shape;
     /// the vocabulary size is taken from the embedding.

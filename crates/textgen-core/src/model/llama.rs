@@ -55,6 +55,21 @@ fn add_opt_bias(x: &mut [f32], b: &Option<Vec<f32>>) {
 }
 
 impl Llama {
+    /// Weight bytes one decode step reads: every matrix once (the embedding only for one row).
+    pub fn decode_weight_bytes(&self) -> usize {
+        let layers: usize = self
+            .layers
+            .iter()
+            .map(|l| {
+                [&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down]
+                    .iter()
+                    .map(|m| m.bytes())
+                    .sum::<usize>()
+            })
+            .sum();
+        layers + self.output.bytes()
+    }
+
     /// Builds the model from a parsed GGUF file, checking every tensor's presence and shape.
     pub fn from_gguf(g: &Gguf) -> Result<Self, ModelError> {
         Self::from_tensors(LlamaConfig::from_gguf(g)?, g)

@@ -119,6 +119,40 @@ pub fn dot_f32(isa: Isa, a: &[f32], b: &[f32]) -> f32 {
     }
 }
 
+/// One attention head's scores: `out[i] = (q · keys[i·stride..][..q.len()]) · scale` (exactly `dot_f32`).
+pub fn head_scores(isa: Isa, q: &[f32], keys: &[f32], stride: usize, scale: f32, out: &mut [f32]) {
+    let hd = q.len();
+    assert!(out.is_empty() || (out.len() - 1) * stride + hd <= keys.len());
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: see `dot_rows`; the bounds were checked above.
+        Isa::Avx2 => unsafe { super::dot_avx2::scores(q, keys, stride, scale, out) },
+        _ => {
+            for (i, s) in out.iter_mut().enumerate() {
+                *s = dot_f32_scalar(q, &keys[i * stride..][..hd]) * scale;
+            }
+        }
+    }
+}
+
+/// One attention head's output: `out = Σ_i w[i] · values[i·stride..][..out.len()]`, accumulated from zero in
+/// order (exactly a sequence of `axpy`).
+pub fn head_sum(isa: Isa, w: &[f32], values: &[f32], stride: usize, out: &mut [f32]) {
+    let hd = out.len();
+    assert!(w.is_empty() || (w.len() - 1) * stride + hd <= values.len());
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: see `dot_rows`; the bounds were checked above.
+        Isa::Avx2 => unsafe { super::dot_avx2::weighted_sum(w, values, stride, out) },
+        _ => {
+            out.fill(0.0);
+            for (i, &wi) in w.iter().enumerate() {
+                axpy(isa, wi, &values[i * stride..][..hd], out);
+            }
+        }
+    }
+}
+
 /// `y += a * x` with the best available instruction set.
 #[inline]
 pub fn axpy(isa: Isa, a: f32, x: &[f32], y: &mut [f32]) {
@@ -260,6 +294,41 @@ mod tests {
                 let mut one = [0f32; MAX_TOKENS];
                 dot_row(detect(), ty, &row, &refs[j..j + 1], &mut one);
                 assert_eq!(one[0].to_bits(), all[j].to_bits(), "{ty} token {j}");
+            }
+        }
+    }
+
+    #[test]
+    fn head_kernels_equal_their_one_vector_steps() {
+        let mut rng = Lcg(3);
+        for hd in [64, 48, 8] {
+            let (n, stride) = (37, hd * 3 + 8);
+            let q: Vec<f32> = (0..hd).map(|_| rng.f()).collect();
+            let kv: Vec<f32> = (0..n * stride).map(|_| rng.f()).collect();
+            let w: Vec<f32> = (0..n).map(|_| rng.f()).collect();
+            for isa in [Isa::Scalar, detect()] {
+                let mut got = vec![0f32; n];
+                head_scores(isa, &q, &kv, stride, 0.125, &mut got);
+                let mut sum = vec![0f32; hd];
+                head_sum(isa, &w, &kv, stride, &mut sum);
+                let mut want_sum = vec![0f32; hd];
+                for i in 0..n {
+                    let row = &kv[i * stride..][..hd];
+                    let want = dot_f32(isa, &q, row) * 0.125;
+                    assert_eq!(
+                        got[i].to_bits(),
+                        want.to_bits(),
+                        "{isa:?} hd {hd} score {i}"
+                    );
+                    axpy(isa, w[i], row, &mut want_sum);
+                }
+                for k in 0..hd {
+                    assert_eq!(
+                        sum[k].to_bits(),
+                        want_sum[k].to_bits(),
+                        "{isa:?} hd {hd} out {k}"
+                    );
+                }
             }
         }
     }

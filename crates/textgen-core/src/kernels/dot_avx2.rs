@@ -572,3 +572,57 @@ pub unsafe fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
         i += 1;
     }
 }
+
+/// Head size with register-resident attention kernels.
+const HEAD: usize = 64;
+
+/// `out[i] = dot_f32(q, keys[i·stride..][..q.len()]) · scale` for every i (one attention head's scores), with
+/// `dot_f32`'s exact operations; for 64-wide heads `q` stays in registers.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn scores(q: &[f32], keys: &[f32], stride: usize, scale: f32, out: &mut [f32]) {
+    let hd = q.len();
+    if hd != HEAD {
+        for (i, s) in out.iter_mut().enumerate() {
+            *s = dot_f32(q, &keys[i * stride..][..hd]) * scale;
+        }
+        return;
+    }
+    debug_assert!(out.is_empty() || (out.len() - 1) * stride + HEAD <= keys.len());
+    let qv: [__m256; 8] = std::array::from_fn(|k| _mm256_loadu_ps(q.as_ptr().add(8 * k)));
+    for (i, s) in out.iter_mut().enumerate() {
+        let kp = keys.as_ptr().add(i * stride);
+        let mut acc = [_mm256_setzero_ps(); 4];
+        for half in 0..2 {
+            for (k, a) in acc.iter_mut().enumerate() {
+                let j = 4 * half + k;
+                *a = _mm256_fmadd_ps(qv[j], _mm256_loadu_ps(kp.add(8 * j)), *a);
+            }
+        }
+        *s = finish(&acc) * scale;
+    }
+}
+
+/// `out = Σ_i w[i] · values[i·stride..][..out.len()]`, accumulated from zero in order with `axpy`'s exact
+/// operations (one attention head's output); for 64-wide heads `out` stays in registers.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn weighted_sum(w: &[f32], values: &[f32], stride: usize, out: &mut [f32]) {
+    let hd = out.len();
+    if hd != HEAD {
+        out.fill(0.0);
+        for (i, &wi) in w.iter().enumerate() {
+            axpy(wi, &values[i * stride..][..hd], out);
+        }
+        return;
+    }
+    debug_assert!(w.is_empty() || (w.len() - 1) * stride + HEAD <= values.len());
+    let mut acc = [_mm256_setzero_ps(); 8];
+    for (i, &wi) in w.iter().enumerate() {
+        let (wv, vp) = (_mm256_set1_ps(wi), values.as_ptr().add(i * stride));
+        for (k, a) in acc.iter_mut().enumerate() {
+            *a = _mm256_fmadd_ps(wv, _mm256_loadu_ps(vp.add(8 * k)), *a);
+        }
+    }
+    for (k, a) in acc.iter().enumerate() {
+        _mm256_storeu_ps(out.as_mut_ptr().add(8 * k), *a);
+    }
+}

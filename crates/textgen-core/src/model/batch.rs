@@ -3,7 +3,7 @@
 
 use super::kv_cache::KvCache;
 use super::ModelError;
-use crate::kernels::dot::{axpy, detect, dot_f32};
+use crate::kernels::dot::{detect, head_scores, head_sum};
 use crate::kernels::ops::softmax;
 use crate::kernels::pool::SyncPtr;
 use crate::kernels::Pool;
@@ -174,17 +174,11 @@ pub(super) fn attention(
             let first = heads.window.map_or(0, |w| n_ctx.saturating_sub(w));
             let qh = &q[row * d + h * hd..][..hd];
             let sc = &mut sc_all[..n_ctx - first];
-            for (i, s) in sc.iter_mut().enumerate() {
-                let p = first + i;
-                *s = dot_f32(isa, qh, &kc[p * kv_dim + g * hd..][..hd]) * scale;
-            }
+            let at = first * kv_dim + g * hd;
+            head_scores(isa, qh, &kc[at..], kv_dim, scale, sc);
             softmax(sc);
             let o = unsafe { op.slice(row * d + h * hd, hd) };
-            o.fill(0.0);
-            for (i, &w) in sc.iter().enumerate() {
-                let p = first + i;
-                axpy(isa, w, &vc[p * kv_dim + g * hd..][..hd], o);
-            }
+            head_sum(isa, sc, &vc[at..], kv_dim, o);
         }
     });
 }

@@ -3,6 +3,9 @@
 //! transformers' logits and greedy continuations, and a row of a batched forward pass must equal the row run
 //! alone.
 
+mod common;
+
+use common::fixtures::{f32s, logits, max_diff, read_json, u32s};
 use serde_json::Value;
 use std::path::PathBuf;
 use textgen_core::engine::{load_gguf, load_model, Engine, Flow};
@@ -15,7 +18,7 @@ fn dir() -> PathBuf {
 }
 
 fn expected() -> Value {
-    serde_json::from_str(&std::fs::read_to_string(dir().join("expected.json")).unwrap()).unwrap()
+    read_json(&dir().join("expected.json"))
 }
 
 fn gguf_engine() -> Engine {
@@ -30,48 +33,11 @@ fn hf_engine() -> Engine {
     Engine::new(m, t, 2)
 }
 
-fn u32s(v: &Value) -> Vec<u32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as u32)
-        .collect()
-}
-
-/// Logits of every position of `ids` in one pass from an empty cache.
-fn logits(e: &Engine, ids: &[u32]) -> Vec<f32> {
-    let mut cache = e.model.new_cache(ids.len());
-    let mut out = Vec::new();
-    e.model
-        .forward(
-            &e.pool,
-            ids,
-            &mut cache,
-            &mut Scratch::default(),
-            0,
-            &mut out,
-        )
-        .unwrap();
-    out
-}
-
 /// Our logits for the fixture's input are within 1e-4 of transformers'.
 pub fn check_logits(e: &Engine) {
     let want = expected();
     let got = logits(e, &u32s(&want["logits_input_ids"]));
-    let want: Vec<f32> = want["logits"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|row| row.as_array().unwrap().iter())
-        .map(|v| v.as_f64().unwrap() as f32)
-        .collect();
-    assert_eq!(got.len(), want.len());
-    let worst = got
-        .iter()
-        .zip(&want)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f32::max);
+    let worst = max_diff(&got, &f32s(&want["logits"]));
     assert!(worst < 1e-4, "max |logit difference| {worst}");
 }
 

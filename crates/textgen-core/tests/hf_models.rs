@@ -4,10 +4,13 @@
 //! embeddings), Qwen2 with q/k/v biases (BF16 weights). Logits and greedy ids must match
 //! transformers; unsupported architectures and dtypes are named in clear errors.
 
+mod common;
+
+use common::fixtures::{f32s, logits, max_diff, read_json, u32s};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use textgen_core::engine::{load_model, Engine, Flow};
-use textgen_core::model::{Model, Scratch};
+use textgen_core::model::Model;
 use textgen_core::sampling::RawParams;
 use textgen_core::weights::Quantize;
 
@@ -17,38 +20,9 @@ fn dir(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn read_json(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-fn u32s(v: &Value) -> Vec<u32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as u32)
-        .collect()
-}
-
 fn engine(name: &str, quantize: Option<Quantize>) -> Engine {
     let (m, t) = load_model(&dir(name), quantize).unwrap();
     Engine::new(m, t, 2)
-}
-
-/// Logits of one no-cache pass over `ids`.
-fn logits(e: &Engine, ids: &[u32]) -> Vec<f32> {
-    let mut cache = e.model.new_cache(ids.len());
-    let mut out = Vec::new();
-    e.model
-        .forward(
-            &e.pool,
-            ids,
-            &mut cache,
-            &mut Scratch::default(),
-            0,
-            &mut out,
-        )
-        .unwrap();
-    out
 }
 
 fn greedy(e: &Engine, prompt: &[u32], n: usize) -> Vec<u32> {
@@ -68,7 +42,7 @@ fn check_against_transformers(name: &str) {
     let want = read_json(&dir(name).join("expected.json"));
     let e = engine(name, None);
     let got = logits(&e, &u32s(&want["input_ids"]));
-    let worst = max_diff(&got, &flat(&want["logits"]));
+    let worst = max_diff(&got, &f32s(&want["logits"]));
     assert!(worst < 1e-4, "{name}: max |logit difference| {worst}");
     let g = &want["greedy"];
     let ids = u32s(&g["ids"]);
@@ -88,7 +62,7 @@ fn mistral_with_sliding_window_and_tied_embeddings() {
     let want = read_json(&d.join("expected.json"));
     let (m, t) = load_model(&d, None).unwrap();
     let got = logits(&Engine::new(m, t, 2), &u32s(&want["input_ids"]));
-    assert!(max_diff(&got, &flat(&want["logits"])) > 1e-2);
+    assert!(max_diff(&got, &f32s(&want["logits"])) > 1e-2);
     std::fs::remove_dir_all(&d).unwrap();
 }
 
@@ -117,27 +91,6 @@ fn config_json_path_loads_the_folder() {
     assert!(t.chat_template().unwrap().contains("[INST]"));
 }
 
-fn flat(v: &Value) -> Vec<f32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|row| {
-            row.as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_f64().unwrap() as f32)
-        })
-        .collect()
-}
-
-fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
-}
-
 #[test]
 fn q8_0_quantized_load_matches_transformers_on_q8_0_rounded_weights() {
     let want = read_json(&dir("llama").join("expected.json"));
@@ -145,8 +98,8 @@ fn q8_0_quantized_load_matches_transformers_on_q8_0_rounded_weights() {
     let e = engine("llama", Some(Quantize::Q8_0));
     let got = logits(&e, &ids);
     // The random model amplifies rounding: Q8_0 moves its logits by ~0.8; the reference rounds the same way.
-    assert!(max_diff(&got, &flat(&want["logits"])) > 0.1);
-    let worst = max_diff(&got, &flat(&want["q8_0_logits"]));
+    assert!(max_diff(&got, &f32s(&want["logits"])) > 0.1);
+    let worst = max_diff(&got, &f32s(&want["q8_0_logits"]));
     assert!(worst < 1e-3, "max |logit difference| {worst}");
     assert_eq!(greedy(&e, &[0, 40], 5).len(), 5);
 }
@@ -158,7 +111,7 @@ fn q4_k_quantized_load_generates() {
     let want = read_json(&dir("llama").join("expected.json"));
     let e = engine("llama", Some(Quantize::Q4K));
     let got = logits(&e, &u32s(&want["input_ids"]));
-    assert!(max_diff(&got, &flat(&want["q8_0_logits"])) < 1e-3);
+    assert!(max_diff(&got, &f32s(&want["q8_0_logits"])) < 1e-3);
     assert_eq!(greedy(&e, &[0, 40], 5).len(), 5);
 }
 

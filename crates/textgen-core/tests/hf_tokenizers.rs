@@ -2,6 +2,9 @@
 //! Llama-3/SmolLM-style byte-level BPE and a Llama-2/Mistral-style SentencePiece BPE with byte fallback.
 //! Token ids must equal transformers' on tricky strings, with and without special tokens.
 
+mod common;
+
+use common::fixtures::u32s;
 use serde_json::Value;
 use std::path::PathBuf;
 use textgen_core::tokenizer::Tokenizer;
@@ -13,14 +16,6 @@ fn fixtures() -> PathBuf {
 fn cases() -> Value {
     let text = std::fs::read_to_string(fixtures().join("tokenizer_cases.json")).unwrap();
     serde_json::from_str(&text).unwrap()
-}
-
-fn ids(v: &Value) -> Vec<u32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as u32)
-        .collect()
 }
 
 fn check(name: &str) -> Tokenizer {
@@ -37,7 +32,7 @@ fn check(name: &str) -> Tokenizer {
         for (add, key) in [(true, "with_special"), (false, "without_special")] {
             assert_eq!(
                 t.encode(text, add).unwrap(),
-                ids(&want[key][i]),
+                u32s(&want[key][i]),
                 "{name}: {text:?} add_special={add}"
             );
         }

@@ -1,6 +1,9 @@
 //! A tiny random-weight Llama made with transformers (scripts/reference/make_tiny_fixtures.py): our forward
 //! pass, logits processors, greedy decoding and beam search must agree with transformers on it.
 
+mod common;
+
+use common::fixtures::{read_json, u32s};
 use serde_json::Value;
 use std::path::PathBuf;
 use textgen_core::engine::{load_gguf, Engine, Flow};
@@ -14,20 +17,12 @@ fn dir() -> PathBuf {
 }
 
 fn expected() -> Value {
-    serde_json::from_str(&std::fs::read_to_string(dir().join("expected.json")).unwrap()).unwrap()
+    read_json(&dir().join("expected.json"))
 }
 
 fn engine() -> Engine {
     let (m, t) = load_gguf(&dir().join("model.gguf")).unwrap();
     Engine::new(m, t, 2)
-}
-
-fn u32s(v: &Value) -> Vec<u32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as u32)
-        .collect()
 }
 
 /// Scores with `null` meaning minus infinity (filtered).

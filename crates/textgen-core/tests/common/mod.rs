@@ -1,6 +1,7 @@
 //! Test support: a minimal GGUF writer for crafting valid and broken model files, and the real model.
 #![allow(dead_code)]
 
+pub mod fixtures;
 pub mod real_model;
 
 /// A metadata value to write.

@@ -36,7 +36,34 @@ pub fn detect() -> Isa {
     })
 }
 
-/// `out[j] = row · xs[j]` for up to `MAX_TOKENS` activation rows (each as long as the row).
+/// The column order in which the AVX2 kernels read each 32-column group of a Q4_0 / Q4_1 row: position `p`
+/// holds column `NIBBLE_ORDER[p]` (each 8-lane vector comes from four bytes shifted per lane).
+pub const NIBBLE_ORDER: [usize; 32] = [
+    0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15, 16, 20, 24, 28, 17, 21, 25, 29, 18, 22,
+    26, 30, 19, 23, 27, 31,
+];
+
+/// The column order of `ty`'s rows on `isa` within each 32-column group, when it is not the natural one.
+pub fn kernel_order(isa: Isa, ty: GgmlType) -> Option<&'static [usize; 32]> {
+    (isa == Isa::Avx2 && matches!(ty, GgmlType::Q4_0 | GgmlType::Q4_1)).then_some(&NIBBLE_ORDER)
+}
+
+/// Activation rows (`x`, whole rows of `cols`) as `dot_row` reads them for `ty` on `isa`: `x` itself, or
+/// each 32-column group rearranged into `buf` in the kernel order.
+pub fn arrange<'a>(isa: Isa, ty: GgmlType, x: &'a [f32], buf: &'a mut Vec<f32>) -> &'a [f32] {
+    let Some(order) = kernel_order(isa, ty) else {
+        return x;
+    };
+    buf.clear();
+    buf.extend(
+        x.chunks_exact(32)
+            .flat_map(|g| order.iter().map(move |&c| g[c])),
+    );
+    buf
+}
+
+/// `out[j] = row · xs[j]` for up to `MAX_TOKENS` activation rows (each as long as the row, arranged by
+/// [`arrange`]).
 #[inline]
 pub fn dot_row(isa: Isa, ty: GgmlType, row: &[u8], xs: &[&[f32]], out: &mut [f32; MAX_TOKENS]) {
     macro_rules! go {
@@ -232,10 +259,16 @@ mod tests {
                 .map(|x| w.iter().zip(x).map(|(a, b)| *a as f64 * *b as f64).sum())
                 .collect();
             for isa in [Isa::Scalar, detect()] {
+                let mut bufs = vec![Vec::new(); MAX_TOKENS];
+                let arranged: Vec<&[f32]> = xs
+                    .iter()
+                    .zip(&mut bufs)
+                    .map(|(x, buf)| arrange(isa, ty, x, buf))
+                    .collect();
                 for n in 1..=MAX_TOKENS {
-                    let refs: Vec<&[f32]> = xs[..n].iter().map(|v| v.as_slice()).collect();
+                    let refs = &arranged[..n];
                     let mut out = [0f32; MAX_TOKENS];
-                    dot_row(isa, ty, &row, &refs, &mut out);
+                    dot_row(isa, ty, &row, refs, &mut out);
                     for j in 0..n {
                         let tol = 1e-4 * (1.0 + want[j].abs());
                         assert!(
@@ -264,6 +297,12 @@ mod tests {
             dequantize(ty, &row, &mut want);
             // SAFETY: detect() found AVX2, FMA and F16C.
             unsafe { super::super::dot_avx2::dequantize_row(ty, &row, &mut got) };
+            if let Some(order) = kernel_order(Isa::Avx2, ty) {
+                let natural = got.clone();
+                for (p, v) in natural.iter().enumerate() {
+                    got[p / 32 * 32 + order[p % 32]] = *v;
+                }
+            }
             for (k, (w, g)) in want.iter().zip(&got).enumerate() {
                 if matches!(ty, GgmlType::Q4_1 | GgmlType::Q5_1) {
                     // q·d + m rounded once instead of twice.

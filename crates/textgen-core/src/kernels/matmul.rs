@@ -4,7 +4,7 @@
 //! Many tokens (prefill): a tile of rows is unpacked once into a cache-resident f32 buffer and a register-
 //! blocked micro-kernel reuses it for every token. Both paths give bit-identical results (see `dot_avx2`).
 
-use super::dot::{detect, dot_row, Isa, MAX_TOKENS};
+use super::dot::{arrange, detect, dot_row, Isa, MAX_TOKENS};
 use super::pool::{Pool, SyncPtr};
 use super::qmatrix::QMatrix;
 use std::cell::RefCell;
@@ -19,6 +19,8 @@ const TILED_MIN_TOKENS: usize = 8;
 thread_local! {
     /// Each pool participant's reusable unpacked-weight tile.
     static TILE: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    /// Each calling thread's reusable activations in kernel column order (`dot::arrange`).
+    static ARRANGED: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
 /// `out[t][r] = w.row(r) · x[t]` for every token row `t` of `x` (`x`: n × cols, `out`: n × rows).
@@ -27,6 +29,14 @@ pub fn matmul(pool: &Pool, w: &QMatrix, x: &[f32], out: &mut [f32]) {
     debug_assert_eq!(x.len(), n * w.cols);
     debug_assert_eq!(out.len(), n * w.rows);
     let isa = detect();
+    ARRANGED.with(|buf| {
+        let mut buf = buf.borrow_mut();
+        matmul_arranged(pool, w, arrange(isa, w.ty, x, &mut buf), n, isa, out)
+    });
+}
+
+/// `matmul` with `x` in the kernel column order of `w`'s type.
+fn matmul_arranged(pool: &Pool, w: &QMatrix, x: &[f32], n: usize, isa: Isa, out: &mut [f32]) {
     let optr = SyncPtr::new(out);
     if isa == Isa::Avx2 && n >= TILED_MIN_TOKENS && w.cols % 32 == 0 {
         #[cfg(target_arch = "x86_64")]

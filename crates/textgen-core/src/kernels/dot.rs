@@ -54,11 +54,12 @@ pub fn arrange<'a>(isa: Isa, ty: GgmlType, x: &'a [f32], buf: &'a mut Vec<f32>) 
     let Some(order) = kernel_order(isa, ty) else {
         return x;
     };
-    buf.clear();
-    buf.extend(
-        x.chunks_exact(32)
-            .flat_map(|g| order.iter().map(move |&c| g[c])),
-    );
+    buf.resize(x.len(), 0.0);
+    for (g, out) in x.chunks_exact(32).zip(buf.chunks_exact_mut(32)) {
+        for (o, &c) in out.iter_mut().zip(order) {
+            *o = g[c];
+        }
+    }
     buf
 }
 

@@ -1,8 +1,8 @@
 //! A persistent worker pool for the forward pass: one `run` per operation, no thread spawn per op.
 //!
-//! Work is claimed in small chunks from a shared counter, so a participant that is descheduled (a busy
-//! machine, more threads than free cores) never holds the others up: whoever is running takes the next chunk,
-//! and the caller closes the job as soon as every chunk is claimed. Idle workers spin briefly (a decode step
+//! Work is claimed in small chunks, each participant first from its own contiguous region, so a participant
+//! that is descheduled (a busy machine, more threads than free cores) never holds the others up: whoever is
+//! running takes the next chunk, and the caller closes the job as soon as every chunk is claimed. Idle workers spin briefly (a decode step
 //! issues hundreds of small jobs back to back), then yield, then park.
 
 use std::cell::UnsafeCell;
@@ -10,6 +10,9 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
+
+/// Most regions one `for_each_chunk` splits its work into (participants beyond share them).
+const MAX_REGIONS: usize = 64;
 
 /// Pure spins before an idle worker starts yielding; then yields before it parks.
 const SPINS: u32 = 1 << 12;
@@ -87,15 +90,27 @@ impl Pool {
 
     /// Calls `f(participant, range)` for consecutive ranges of `grain` items covering `0..n`, spread over
     /// the participants; returns when all are done. Each participant index is used by one thread at a time.
+    ///
+    /// The chunks are split into one contiguous region per participant: each drains its own region in
+    /// order (a long sequential stream the hardware prefetcher follows, where interleaved chunks would make
+    /// every thread jump), then helps with the others' regions, so a descheduled participant holds no one up.
     pub fn for_each_chunk(&self, n: usize, grain: usize, f: &(dyn Fn(usize, Range<usize>) + Sync)) {
         let grain = grain.max(1);
-        let next = AtomicUsize::new(0);
-        let claim = |p: usize| loop {
-            let s = next.fetch_add(grain, Relaxed);
-            if s >= n {
-                break;
+        let chunks = n.div_ceil(grain);
+        let regions = self.threads.min(MAX_REGIONS).min(chunks.max(1));
+        let bound = |k: usize| k * chunks / regions;
+        let cursors: [AtomicUsize; MAX_REGIONS] =
+            std::array::from_fn(|k| AtomicUsize::new(bound(k)));
+        let claim = |p: usize| {
+            for k in (0..regions).map(|i| (p + i) % regions) {
+                loop {
+                    let c = cursors[k].fetch_add(1, Relaxed);
+                    if c >= bound(k + 1) {
+                        break;
+                    }
+                    f(p, c * grain..((c + 1) * grain).min(n));
+                }
             }
-            f(p, s..(s + grain).min(n));
         };
         if self.threads == 1 || n <= grain {
             claim(0);

@@ -276,7 +276,7 @@ fn tokenizer_json_gives_the_same_ids() {
     let g = textgen_core::weights::Gguf::open(&common::real_model::model_path()).unwrap();
     let json = textgen_core::tokenizer::gguf_vocab::from_gguf(&g)
         .unwrap()
-        .json;
+        .document();
     let path = std::env::temp_dir().join(format!("textgen-tokenizer-{}.json", std::process::id()));
     std::fs::write(&path, serde_json::to_string(&json).unwrap()).unwrap();
     let from_json = textgen_core::tokenizer::Tokenizer::from_json_file(&path).unwrap();

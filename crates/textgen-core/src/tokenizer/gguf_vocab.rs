@@ -1,7 +1,7 @@
 //! Builds a Hugging Face `tokenizer.json` document from a GGUF file's `tokenizer.ggml.*` metadata: byte-level
 //! BPE (`gpt2`) or SentencePiece BPE (`llama`, built as transformers' `LlamaTokenizer` builds it).
 
-use super::TokenizerError;
+use super::{BpeTables, TokenizerError};
 use crate::weights::{Gguf, MetaValue};
 use serde_json::{json, Value};
 
@@ -28,8 +28,10 @@ pub const SUPPORTED_PRE: &[&str] = &[
 
 /// What the tokenizer needs besides the `tokenizer.json` document.
 pub struct GgufVocab {
-    /// The tokenizer document.
+    /// The tokenizer document, its BPE model without the vocabulary and merges (see `tables`).
     pub json: Value,
+    /// The BPE model's vocabulary and merges.
+    pub tables: BpeTables,
     /// Token spellings, by id.
     pub tokens: Vec<String>,
     /// Control/user-defined flags, by id: (is_special, is_added).
@@ -46,6 +48,27 @@ pub struct GgufVocab {
     pub byte_level: bool,
     /// Whether decoding drops one leading space (SentencePiece's prefix space).
     pub strip_space: bool,
+}
+
+impl GgufVocab {
+    /// The whole `tokenizer.json` document, vocabulary and merges included (as a Hugging Face folder has it).
+    pub fn document(&self) -> Value {
+        let mut doc = self.json.clone();
+        let mut ids: Vec<(&String, &u32)> = self.tables.vocab.iter().collect();
+        ids.sort_by_key(|(_, &id)| id);
+        doc["model"]["vocab"] = Value::Object(
+            ids.into_iter()
+                .map(|(t, &id)| (t.clone(), json!(id)))
+                .collect(),
+        );
+        doc["model"]["merges"] = self
+            .tables
+            .merges
+            .iter()
+            .map(|(a, b)| json!([a, b]))
+            .collect();
+        doc
+    }
 }
 
 /// The tokenizer models (`tokenizer.ggml.model`) this build reads.
@@ -192,7 +215,7 @@ fn post_processor(tokens: &[String], bos: Option<u32>, eos: Option<u32>) -> Valu
 /// Merges implied by a SentencePiece BPE vocabulary, as transformers derives them (`generate_merges`):
 /// every split of a piece into two pieces, best piece score first, then longer left and right parts, then
 /// vocabulary order.
-fn spm_merges(tokens: &[String], scores: &[f64]) -> Vec<Value> {
+fn spm_merges(tokens: &[String], scores: &[f64]) -> Vec<(String, String)> {
     let mut index = std::collections::HashMap::with_capacity(tokens.len());
     for (i, t) in tokens.iter().enumerate() {
         index.insert(t.as_str(), i);
@@ -221,7 +244,10 @@ fn spm_merges(tokens: &[String], scores: &[f64]) -> Vec<Value> {
             .then(len(b.0).cmp(&len(a.0)))
             .then(len(b.1).cmp(&len(a.1)))
     });
-    merges.into_iter().map(|(l, r, _)| json!([l, r])).collect()
+    merges
+        .into_iter()
+        .map(|(l, r, _)| (l.to_string(), r.to_string()))
+        .collect()
 }
 
 /// Reads the GGUF vocabulary (tokenizer model `gpt2`, byte-level BPE, or `llama`, SentencePiece BPE).
@@ -248,11 +274,14 @@ pub fn from_gguf(g: &Gguf) -> Result<GgufVocab, TokenizerError> {
         }
     }
 
-    let mut vocab = serde_json::Map::with_capacity(n);
+    let vocab = tokens
+        .iter()
+        .enumerate()
+        .map(|(id, tok)| (tok.clone(), id as u32))
+        .collect();
     let mut added = Vec::new();
     let mut kinds = Vec::with_capacity(n);
     for (id, (tok, &ty)) in tokens.iter().zip(&types).enumerate() {
-        vocab.insert(tok.clone(), json!(id));
         let special = ty == TYPE_CONTROL || ty == TYPE_UNKNOWN;
         let is_added = special || ty == TYPE_USER_DEFINED;
         kinds.push((special, is_added));
@@ -268,7 +297,7 @@ pub fn from_gguf(g: &Gguf) -> Result<GgufVocab, TokenizerError> {
     }
     let post = post_processor(&tokens, bos.filter(|_| add_bos), eos.filter(|_| add_eos));
     let prefix = spm && opt_bool(g, "tokenizer.ggml.add_space_prefix", true)?;
-    let json = if spm {
+    let (json, merges) = if spm {
         let unk = opt_id(g, "tokenizer.ggml.unknown_token_id", n)?.or_else(|| {
             types
                 .iter()
@@ -284,7 +313,7 @@ pub fn from_gguf(g: &Gguf) -> Result<GgufVocab, TokenizerError> {
         if prefix {
             decoders.push(json!({"type": "Strip", "content": " ", "start": 1, "stop": 0}));
         }
-        json!({
+        let doc = json!({
             "version": "1.0", "truncation": null, "padding": null,
             "added_tokens": added,
             "normalizer": null,
@@ -295,15 +324,25 @@ pub fn from_gguf(g: &Gguf) -> Result<GgufVocab, TokenizerError> {
             "model": {"type": "BPE", "dropout": null,
                 "unk_token": unk.map(|u| tokens[u as usize].clone()),
                 "continuing_subword_prefix": null, "end_of_word_suffix": null, "fuse_unk": true,
-                "byte_fallback": true, "ignore_merges": false, "vocab": vocab, "merges": merges},
-        })
+                "byte_fallback": true, "ignore_merges": false},
+        });
+        (doc, merges)
     } else {
         let pre = match g.get("tokenizer.ggml.pre") {
             Some(_) => g.get_str("tokenizer.ggml.pre")?.to_string(),
             None => "default".to_string(),
         };
-        let merges = strings(g, "tokenizer.ggml.merges")?;
-        json!({
+        let merges = strings(g, "tokenizer.ggml.merges")?
+            .into_iter()
+            .enumerate()
+            .map(|(i, m)| match m.split_once(' ') {
+                Some((a, b)) if !b.contains(' ') => Ok((a.to_string(), b.to_string())),
+                _ => Err(TokenizerError::Invalid(format!(
+                    "tokenizer.ggml.merges[{i}] is not two tokens: {m:?}"
+                ))),
+            })
+            .collect::<Result<_, _>>()?;
+        let doc = json!({
             "version": "1.0", "truncation": null, "padding": null,
             "added_tokens": added,
             "normalizer": null,
@@ -312,12 +351,13 @@ pub fn from_gguf(g: &Gguf) -> Result<GgufVocab, TokenizerError> {
             "decoder": {"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true},
             "model": {"type": "BPE", "dropout": null, "unk_token": null, "continuing_subword_prefix": null,
                 "end_of_word_suffix": null, "fuse_unk": false, "byte_fallback": false,
-                "ignore_merges": matches!(pre.as_str(), "llama3" | "llama-bpe"),
-                "vocab": vocab, "merges": merges},
-        })
+                "ignore_merges": matches!(pre.as_str(), "llama3" | "llama-bpe")},
+        });
+        (doc, merges)
     };
     Ok(GgufVocab {
         json,
+        tables: BpeTables { vocab, merges },
         tokens,
         kinds,
         bos,

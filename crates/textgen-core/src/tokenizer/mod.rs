@@ -65,10 +65,108 @@ fn read_json(path: &Path) -> Result<Value, TokenizerError> {
     serde_json::from_str(&text).map_err(|e| io(e.to_string()))
 }
 
-fn build_inner(json: &Value) -> Result<tokenizers::Tokenizer, TokenizerError> {
-    let text = serde_json::to_string(json).map_err(|e| TokenizerError::Invalid(e.to_string()))?;
-    text.parse::<tokenizers::Tokenizer>()
-        .map_err(|e| TokenizerError::Invalid(e.to_string()))
+/// A BPE model's vocabulary and merges, handed to `tokenizers` directly: its serde path buffers the whole
+/// model document first, which made building the default model's tokenizer most of a cold start.
+pub struct BpeTables {
+    /// Token spelling -> id.
+    pub vocab: tokenizers::models::bpe::Vocab,
+    /// Merge rules, highest priority first.
+    pub merges: Vec<(String, String)>,
+}
+
+impl BpeTables {
+    /// Takes the vocabulary and merges out of a `tokenizer.json` BPE model (merges as `"a b"` or `["a", "b"]`).
+    fn take_from(model: &mut Value) -> Result<Self, TokenizerError> {
+        let invalid = |what: String| TokenizerError::Invalid(format!("BPE model: {what}"));
+        let Value::Object(vocab) = model["vocab"].take() else {
+            return Err(invalid("\"vocab\" is not an object".into()));
+        };
+        let vocab = vocab
+            .into_iter()
+            .map(
+                |(tok, id)| match id.as_u64().and_then(|i| u32::try_from(i).ok()) {
+                    Some(id) => Ok((tok, id)),
+                    None => Err(invalid(format!("token {tok:?} has id {id}"))),
+                },
+            )
+            .collect::<Result<_, _>>()?;
+        let Value::Array(merges) = model["merges"].take() else {
+            return Err(invalid("\"merges\" is not an array".into()));
+        };
+        let merges = merges
+            .into_iter()
+            .enumerate()
+            .map(|(rank, m)| {
+                let pair = match &m {
+                    Value::String(line) => line
+                        .split_once(' ')
+                        .filter(|(_, b)| !b.contains(' '))
+                        .map(|(a, b)| (a.to_string(), b.to_string())),
+                    Value::Array(ab) => match &ab[..] {
+                        [Value::String(a), Value::String(b)] => Some((a.clone(), b.clone())),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                pair.ok_or_else(|| invalid(format!("merge {} is not a pair: {m}", rank + 1)))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self { vocab, merges })
+    }
+}
+
+/// The `tokenizers` pipeline of a `tokenizer.json` document. A BPE model is built from `tables` (or the
+/// document's own vocab and merges) with `tokenizers`' builder and the rest of the document parsed around
+/// it; the added tokens are then added as its deserializer adds them.
+fn build_inner(
+    mut doc: Value,
+    tables: Option<BpeTables>,
+) -> Result<tokenizers::Tokenizer, TokenizerError> {
+    let invalid = |e: String| TokenizerError::Invalid(e);
+    let parse = |doc: &Value| {
+        let text = serde_json::to_string(doc).map_err(|e| invalid(e.to_string()))?;
+        text.parse::<tokenizers::Tokenizer>()
+            .map_err(|e| invalid(e.to_string()))
+    };
+    let model = &mut doc["model"];
+    let is_bpe = model["type"] == "BPE" || (model["type"].is_null() && model["merges"].is_array());
+    if !is_bpe {
+        return parse(&doc);
+    }
+    let tables = match tables {
+        Some(t) => t,
+        None => BpeTables::take_from(model)?,
+    };
+    let opts = model.take();
+    let added: Vec<tokenizers::AddedToken> = match doc["added_tokens"].take() {
+        Value::Null => Vec::new(),
+        v => serde_json::from_value(v).map_err(|e| invalid(format!("added_tokens: {e}")))?,
+    };
+    doc["added_tokens"] = Value::Array(Vec::new());
+    doc["model"] = serde_json::json!({"type": "BPE", "vocab": {}, "merges": []});
+    let mut inner = parse(&doc)?;
+    let text = |key: &str| opts[key].as_str().map(str::to_string);
+    let flag = |key: &str| opts[key].as_bool().unwrap_or(false);
+    let mut b = tokenizers::models::bpe::BPE::builder()
+        .vocab_and_merges(tables.vocab, tables.merges)
+        .fuse_unk(flag("fuse_unk"))
+        .byte_fallback(flag("byte_fallback"))
+        .ignore_merges(flag("ignore_merges"));
+    if let Some(p) = opts["dropout"].as_f64() {
+        b = b.dropout(p as f32);
+    }
+    if let Some(t) = text("unk_token") {
+        b = b.unk_token(t);
+    }
+    if let Some(t) = text("continuing_subword_prefix") {
+        b = b.continuing_subword_prefix(t);
+    }
+    if let Some(t) = text("end_of_word_suffix") {
+        b = b.end_of_word_suffix(t);
+    }
+    inner.with_model(b.build().map_err(|e| invalid(e.to_string()))?);
+    inner.add_tokens(&added);
+    Ok(inner)
 }
 
 /// The raw bytes each token spells: byte-level vocabularies map characters back to bytes; others replace
@@ -102,7 +200,7 @@ impl Tokenizer {
         let v = gguf_vocab::from_gguf(g)?;
         let added: Vec<bool> = v.kinds.iter().map(|k| k.1).collect();
         Ok(Self {
-            inner: build_inner(&v.json)?,
+            inner: build_inner(v.json, Some(v.tables))?,
             token_bytes: token_bytes(&v.tokens, &added, v.byte_level),
             strip_space: v.strip_space,
             special: v.kinds.iter().map(|k| k.0).collect(),
@@ -120,7 +218,7 @@ impl Tokenizer {
     /// Loads a Hugging Face `tokenizer.json` (no BOS/EOS or chat template: those live in
     /// `tokenizer_config.json`, see [`Tokenizer::from_hf_dir`]).
     pub fn from_json_file(path: &Path) -> Result<Self, TokenizerError> {
-        Self::from_json(&read_json(path)?)
+        Self::from_json(read_json(path)?)
     }
 
     /// Loads the tokenizer of a Hugging Face model folder as transformers 5 does: `tokenizer.json`, plus
@@ -135,7 +233,7 @@ impl Tokenizer {
             Value::Null
         };
         hf_config::class_pipeline(&mut json, &cfg);
-        let mut t = Self::from_json(&json)?;
+        let mut t = Self::from_json(json)?;
         hf_config::apply(&mut t, &cfg)?;
         let jinja = dir.join("chat_template.jinja");
         if t.chat_template.is_none() && jinja.is_file() {
@@ -148,8 +246,10 @@ impl Tokenizer {
         Ok(t)
     }
 
-    fn from_json(json: &Value) -> Result<Self, TokenizerError> {
-        let inner = build_inner(json)?;
+    fn from_json(json: Value) -> Result<Self, TokenizerError> {
+        let added_tokens = json["added_tokens"].clone();
+        let byte_level = json["decoder"].to_string().contains("ByteLevel");
+        let inner = build_inner(json, None)?;
         let n = inner.get_vocab_size(true);
         let mut tokens = vec![String::new(); n];
         for (tok, id) in inner.get_vocab(true) {
@@ -160,7 +260,7 @@ impl Tokenizer {
         let mut special = vec![false; n];
         let mut added = vec![false; n];
         let mut eog = Vec::new();
-        for t in json["added_tokens"].as_array().into_iter().flatten() {
+        for t in added_tokens.as_array().into_iter().flatten() {
             let (Some(id), Some(content)) = (t["id"].as_u64(), t["content"].as_str()) else {
                 continue;
             };
@@ -174,7 +274,6 @@ impl Tokenizer {
                 eog.push(id as u32);
             }
         }
-        let byte_level = json["decoder"].to_string().contains("ByteLevel");
         Ok(Self {
             token_bytes: token_bytes(&tokens, &added, byte_level),
             inner,
@@ -276,5 +375,62 @@ impl Tokenizer {
     /// Whether `id` ends generation.
     pub fn is_eog(&self, id: u32) -> bool {
         self.eog.contains(&id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A small byte-level BPE document: "ab" and "abc" merge, "<s>" is a special added token.
+    fn doc(merges: Value) -> Value {
+        json!({
+            "version": "1.0", "truncation": null, "padding": null, "normalizer": null,
+            "added_tokens": [{"id": 5, "content": "<s>", "single_word": false, "lstrip": false,
+                "rstrip": false, "normalized": false, "special": true}],
+            "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true,
+                "use_regex": true},
+            "post_processor": null,
+            "decoder": {"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true},
+            "model": {"type": "BPE", "dropout": null, "unk_token": null, "continuing_subword_prefix": null,
+                "end_of_word_suffix": null, "fuse_unk": false, "byte_fallback": false,
+                "vocab": {"a": 0, "b": 1, "c": 2, "ab": 3, "abc": 4, "<s>": 5}, "merges": merges},
+        })
+    }
+
+    #[test]
+    fn builder_path_encodes_as_the_serde_path() {
+        for merges in [json!(["a b", "ab c"]), json!([["a", "b"], ["ab", "c"]])] {
+            let text = serde_json::to_string(&doc(merges.clone())).unwrap();
+            let serde: tokenizers::Tokenizer = text.parse().unwrap();
+            let built = build_inner(doc(merges), None).unwrap();
+            for s in ["abc", "ab<s>cab", "cba", "<s>"] {
+                let want = serde.encode(s, false).unwrap().get_ids().to_vec();
+                assert_eq!(built.encode(s, false).unwrap().get_ids(), &want[..], "{s}");
+            }
+            assert_eq!(built.encode("ab<s>c", false).unwrap().get_ids(), [3, 5, 2]);
+        }
+    }
+
+    #[test]
+    fn malformed_vocab_and_merges_are_errors() {
+        let bad = |f: &dyn Fn(&mut Value)| {
+            let mut d = doc(json!(["a b"]));
+            f(&mut d);
+            match build_inner(d, None) {
+                Err(TokenizerError::Invalid(m)) => m,
+                Err(e) => panic!("{e}"),
+                Ok(_) => panic!("accepted"),
+            }
+        };
+        assert!(bad(&|d| d["model"]["merges"] = json!(["a b c"])).contains("merge 1"));
+        assert!(bad(&|d| d["model"]["merges"] = json!([["a"]])).contains("merge 1"));
+        assert!(bad(&|d| d["model"]["merges"] = json!(["a x"])).contains('x'));
+        assert!(bad(&|d| d["model"]["merges"] = json!(7)).contains("merges"));
+        assert!(bad(&|d| d["model"]["vocab"] = json!([1])).contains("vocab"));
+        assert!(bad(&|d| d["model"]["vocab"]["a"] = json!(-1)).contains("\"a\""));
+        assert!(bad(&|d| d["model"]["vocab"]["a"] = json!(1u64 << 40)).contains("\"a\""));
+        assert!(!bad(&|d| d["added_tokens"] = json!([{"id": 1}])).is_empty());
     }
 }

@@ -3,27 +3,15 @@
 mod common;
 
 use common::model;
+use common::run::{stderr, textgen};
 
 use std::process::{Command, Output};
-
-fn textgen(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_textgen"))
-        .args(args)
-        .env_remove("TEXTGEN_MODEL")
-        .env_remove("TEXTGEN_THREADS")
-        .output()
-        .expect("textgen runs")
-}
 
 fn with_model(args: &[&str]) -> Output {
     let m = model();
     let mut all = args.to_vec();
     all.extend(["--model", m.to_str().unwrap()]);
     textgen(&all)
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 #[test]

@@ -1,8 +1,10 @@
 //! `textgen` on Hugging Face folders (the tiny fixtures of textgen-core): `inspect`, `--quantize`,
 //! a folder or its config.json as `--model`, and clear errors for what is not supported.
 
+mod common;
+
+use common::run::{stderr, stdout, textgen};
 use std::path::PathBuf;
-use std::process::{Command, Output};
 
 fn fixture(name: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -10,23 +12,6 @@ fn fixture(name: &str) -> String {
         .join(name)
         .to_string_lossy()
         .into_owned()
-}
-
-fn textgen(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_textgen"))
-        .args(args)
-        .env_remove("TEXTGEN_MODEL")
-        .env_remove("TEXTGEN_THREADS")
-        .output()
-        .expect("textgen runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 #[test]

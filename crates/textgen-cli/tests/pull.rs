@@ -5,6 +5,7 @@
 mod common;
 
 use common::mock_hub::{bytes, sha256_hex, MockFile, MockHub};
+use common::run::stderr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -48,10 +49,6 @@ fn run(mut c: Command) -> Output {
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).trim().to_string()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// Every file under `dir` (recursively), as paths relative to it.

@@ -14,6 +14,10 @@ pub fn model() -> PathBuf {
     p
 }
 
+/// Running the binary and reading its output (each test binary uses only part of it).
+#[allow(dead_code)]
+pub mod run;
+
 /// The server process and its client (each test binary uses only part of it).
 #[allow(dead_code)]
 pub mod server;

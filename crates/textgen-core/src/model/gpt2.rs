@@ -8,7 +8,7 @@ use super::batch::{
     advance, attention, gather_logit_rows, plan, resize, store_kv, BatchItem, Heads, Scratch,
 };
 use super::kv_cache::KvShape;
-use super::tensors::{matrix, vector, vocab_rows};
+use super::tensors::{matrix, output_head, vector, vocab_rows};
 use super::ModelError;
 use crate::kernels::ops::{add_assign, add_bias, gelu_tanh, layer_norm};
 use crate::kernels::{matmul, Pool, QMatrix};
@@ -182,10 +182,7 @@ impl Gpt2 {
             })
         };
         let wte = matrix(g, "token_embd.weight", d, vocab)?;
-        let lm_head = match g.get("output.weight") {
-            Some(_) => matrix(g, "output.weight", d, vocab)?,
-            None => wte.clone(),
-        };
+        let lm_head = output_head(g, &wte, d, vocab)?;
         let blocks = (0..cfg.n_layer)
             .map(|i| {
                 let n = |s: &str| format!("blk.{i}.{s}");

@@ -9,7 +9,7 @@ use super::batch::{
 use super::config::LlamaConfig;
 use super::kv_cache::KvShape;
 use super::rope::{inv_freq, RopeStyle};
-use super::tensors::{matrix, opt_vector, vector, vocab_rows};
+use super::tensors::{matrix, opt_vector, output_head, vector, vocab_rows};
 use super::ModelError;
 use crate::kernels::ops::{
     add_assign, add_bias, rms_norm, rope_angles, rope_halves, rope_interleaved, swiglu,
@@ -82,10 +82,7 @@ impl Llama {
         cfg.vocab_size = vocab;
         let (d, qd, kv, ff) = (cfg.n_embd, cfg.q_dim(), cfg.kv_dim(), cfg.n_ff);
         let tok_embd = matrix(g, "token_embd.weight", d, vocab)?;
-        let output = match g.get("output.weight") {
-            Some(_) => matrix(g, "output.weight", d, vocab)?,
-            None => tok_embd.clone(),
-        };
+        let output = output_head(g, &tok_embd, d, vocab)?;
         let layers = (0..cfg.n_layer)
             .map(|i| {
                 let n = |s: &str| format!("blk.{i}.{s}.weight");

@@ -42,6 +42,19 @@ pub(super) fn opt_vector(
     }
 }
 
+/// The output head `output.weight` (`n_embd × vocab`), or the token embedding itself when the model ties them.
+pub(super) fn output_head(
+    g: &dyn TensorSet,
+    embedding: &QMatrix,
+    n_embd: usize,
+    vocab: usize,
+) -> Result<QMatrix, ModelError> {
+    match g.get("output.weight") {
+        Some(_) => matrix(g, "output.weight", n_embd, vocab),
+        None => Ok(embedding.clone()),
+    }
+}
+
 /// The vocabulary size: the row count of the `n_embd`-wide token embedding `name`.
 pub(super) fn vocab_rows(
     g: &dyn TensorSet,

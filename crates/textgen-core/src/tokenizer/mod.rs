@@ -147,6 +147,18 @@ fn build_inner(
     let mut inner = parse(&doc)?;
     let text = |key: &str| opts[key].as_str().map(str::to_string);
     let flag = |key: &str| opts[key].as_bool().unwrap_or(false);
+    if let Some(p) = text("continuing_subword_prefix") {
+        // The builder cuts the prefix's length off every merge's right part (and panics on a short one).
+        if let Some((l, r)) = tables
+            .merges
+            .iter()
+            .find(|(_, r)| !r.is_char_boundary(p.len()))
+        {
+            return Err(invalid(format!(
+                "merge {l:?} {r:?} is shorter than the continuing subword prefix {p:?}"
+            )));
+        }
+    }
     let mut b = tokenizers::models::bpe::BPE::builder()
         .vocab_and_merges(tables.vocab, tables.merges)
         .fuse_unk(flag("fuse_unk"))
@@ -432,5 +444,6 @@ mod tests {
         assert!(bad(&|d| d["model"]["vocab"]["a"] = json!(-1)).contains("\"a\""));
         assert!(bad(&|d| d["model"]["vocab"]["a"] = json!(1u64 << 40)).contains("\"a\""));
         assert!(!bad(&|d| d["added_tokens"] = json!([{"id": 1}])).is_empty());
+        assert!(bad(&|d| d["model"]["continuing_subword_prefix"] = json!("##")).contains("prefix"));
     }
 }

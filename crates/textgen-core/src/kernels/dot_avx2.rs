@@ -152,11 +152,9 @@ unsafe fn nibble_bytes(p: *const u8) -> __m256i {
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn unpack_q4_1(p: *const u8) -> [__m256; 4] {
-    let dm = f16_pair(p);
-    let (d, m) = (
-        _mm256_broadcastss_ps(dm),
-        _mm256_broadcastss_ps(_mm_movehdup_ps(dm)),
-    );
+    // d and m in every even / odd lane at once, then spread within lanes (no lane-crossing broadcast).
+    let dm = _mm256_cvtph_ps(_mm_set1_epi32(std::ptr::read_unaligned(p as *const i32)));
+    let (d, m) = (_mm256_permute_ps::<0x00>(dm), _mm256_permute_ps::<0x55>(dm));
     fma4(nibbles(p.add(4), 0), d, m)
 }
 

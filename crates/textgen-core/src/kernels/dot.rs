@@ -8,6 +8,9 @@
 use crate::weights::dequant::dequantize_block;
 use crate::weights::GgmlType;
 
+#[cfg(target_arch = "x86_64")]
+use super::scaled_avx2::Scaled;
+
 /// Largest number of activation rows (tokens) one call handles.
 pub const MAX_TOKENS: usize = 3;
 
@@ -36,44 +39,58 @@ pub fn detect() -> Isa {
     })
 }
 
-/// The column order in which the AVX2 kernels read each 32-column group of a Q4_0 / Q4_1 row: position `p`
-/// holds column `NIBBLE_ORDER[p]` (each 8-lane vector comes from four bytes shifted per lane).
-pub const NIBBLE_ORDER: [usize; 32] = [
-    0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15, 16, 20, 24, 28, 17, 21, 25, 29, 18, 22,
-    26, 30, 19, 23, 27, 31,
-];
-
-/// The column order of `ty`'s rows on `isa` within each 32-column group, when it is not the natural one.
-pub fn kernel_order(isa: Isa, ty: GgmlType) -> Option<&'static [usize; 32]> {
-    (isa == Isa::Avx2 && matches!(ty, GgmlType::Q4_0 | GgmlType::Q4_1)).then_some(&NIBBLE_ORDER)
+/// Whether `isa`'s kernels for `ty` read the activations' per-block sums (see [`block_sums`]).
+pub fn needs_block_sums(isa: Isa, ty: GgmlType) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa::Avx2 {
+        return Scaled::of(ty).is_some_and(Scaled::has_min);
+    }
+    let _ = (isa, ty);
+    false
 }
 
-/// Activation rows (`x`, whole rows of `cols`) as `dot_row` reads them for `ty` on `isa`: `x` itself, or
-/// each 32-column group rearranged into `buf` in the kernel order.
-pub fn arrange<'a>(isa: Isa, ty: GgmlType, x: &'a [f32], buf: &'a mut Vec<f32>) -> &'a [f32] {
-    let Some(order) = kernel_order(isa, ty) else {
-        return x;
-    };
-    buf.resize(x.len(), 0.0);
-    for (g, out) in x.chunks_exact(32).zip(buf.chunks_exact_mut(32)) {
-        for (o, &c) in out.iter_mut().zip(order) {
-            *o = g[c];
+/// `out[b] = Σ x[32b..32b + 32]` for each 32-column block of `x`, as the kernels that need them read them
+/// (`out` holds `x.len() / 32` values); only called where [`needs_block_sums`] holds.
+pub fn block_sums(isa: Isa, x: &[f32], out: &mut [f32]) {
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Isa::Avx2` is only returned by `detect` when the CPU has AVX2, FMA and F16C.
+        Isa::Avx2 => unsafe { super::scaled_avx2::block_sums(x, out) },
+        _ => {
+            for (o, c) in out.iter_mut().zip(x.chunks_exact(32)) {
+                *o = c.iter().sum();
+            }
         }
     }
-    buf
 }
 
-/// `out[j] = row · xs[j]` for up to `MAX_TOKENS` activation rows (each as long as the row, arranged by
-/// [`arrange`]).
+/// `out[j] = row · xs[j]` for up to `MAX_TOKENS` activation rows (each as long as the row); `sums[j]` are
+/// the [`block_sums`] of `xs[j]` where [`needs_block_sums`] holds (else they may be empty).
 #[inline]
-pub fn dot_row(isa: Isa, ty: GgmlType, row: &[u8], xs: &[&[f32]], out: &mut [f32; MAX_TOKENS]) {
+pub fn dot_row(
+    isa: Isa,
+    ty: GgmlType,
+    row: &[u8],
+    xs: &[&[f32]],
+    sums: &[&[f32]],
+    out: &mut [f32; MAX_TOKENS],
+) {
     macro_rules! go {
         ($n:literal) => {{
             let x: [&[f32]; $n] = std::array::from_fn(|j| xs[j]);
             let res: [f32; $n] = match isa {
                 #[cfg(target_arch = "x86_64")]
-                // SAFETY: `Isa::Avx2` is only returned by `detect` when the CPU has AVX2, FMA and F16C.
-                Isa::Avx2 => unsafe { super::dot_avx2::dot::<$n>(ty, row, x) },
+                // SAFETY: `Isa::Avx2` is only returned by `detect` when the CPU has AVX2, FMA and F16C; the
+                // sums cover every block where the kernel reads them (the caller's contract).
+                Isa::Avx2 => unsafe {
+                    match Scaled::of(ty) {
+                        Some(s) => {
+                            let sx = |j: usize| sums.get(j).map_or(&[][..], |v| *v);
+                            super::scaled_avx2::dot::<$n>(s, row, x, std::array::from_fn(sx))
+                        }
+                        None => super::dot_avx2::dot::<$n>(ty, row, x),
+                    }
+                },
                 _ => dot_generic(ty, row, x, dot_f32_scalar),
             };
             out[..$n].copy_from_slice(&res);
@@ -83,6 +100,49 @@ pub fn dot_row(isa: Isa, ty: GgmlType, row: &[u8], xs: &[&[f32]], out: &mut [f32
         1 => go!(1),
         2 => go!(2),
         _ => go!(3),
+    }
+}
+
+/// [`dot_row`] for consecutive rows (`rows`: whole rows of `row_bytes`), handing row i's results (one per
+/// activation row) to `store(i, ..)`.
+pub fn dot_rows(
+    isa: Isa,
+    ty: GgmlType,
+    rows: &[u8],
+    row_bytes: usize,
+    xs: &[&[f32]],
+    sums: &[&[f32]],
+    mut store: impl FnMut(usize, &[f32]),
+) {
+    #[cfg(target_arch = "x86_64")]
+    if let (Isa::Avx2, Some(s)) = (isa, Scaled::of(ty)) {
+        let sx = |j: usize| sums.get(j).map_or(&[][..], |v| *v);
+        macro_rules! go {
+            ($n:literal) => {{
+                let x: [&[f32]; $n] = std::array::from_fn(|j| xs[j]);
+                // SAFETY: `Isa::Avx2` is only returned by `detect` when the CPU has AVX2, FMA and F16C.
+                unsafe {
+                    super::scaled_avx2::dot_rows::<$n>(
+                        s,
+                        rows,
+                        row_bytes,
+                        x,
+                        std::array::from_fn(sx),
+                        &mut store,
+                    )
+                }
+            }};
+        }
+        return match xs.len() {
+            1 => go!(1),
+            2 => go!(2),
+            _ => go!(3),
+        };
+    }
+    for (i, row) in rows.chunks_exact(row_bytes).enumerate() {
+        let mut out = [0f32; MAX_TOKENS];
+        dot_row(isa, ty, row, xs, sums, &mut out);
+        store(i, &out[..xs.len().min(MAX_TOKENS)]);
     }
 }
 
@@ -216,6 +276,19 @@ mod tests {
         }
     }
 
+    /// Each activation row's block sums where the kernels for `ty` on `isa` read them, else empty.
+    fn sums_of(isa: Isa, ty: GgmlType, xs: &[Vec<f32>]) -> Vec<Vec<f32>> {
+        xs.iter()
+            .map(|x| {
+                let mut s = vec![0f32; x.len() / 32];
+                if needs_block_sums(isa, ty) {
+                    block_sums(isa, x, &mut s);
+                }
+                s
+            })
+            .collect()
+    }
+
     /// A random row of `blocks` blocks of `ty` whose f16 scales are small finite numbers.
     fn random_row(ty: GgmlType, blocks: usize, rng: &mut Lcg) -> Vec<u8> {
         let mut row: Vec<u8> = (0..blocks * ty.block_bytes())
@@ -260,16 +333,12 @@ mod tests {
                 .map(|x| w.iter().zip(x).map(|(a, b)| *a as f64 * *b as f64).sum())
                 .collect();
             for isa in [Isa::Scalar, detect()] {
-                let mut bufs = vec![Vec::new(); MAX_TOKENS];
-                let arranged: Vec<&[f32]> = xs
-                    .iter()
-                    .zip(&mut bufs)
-                    .map(|(x, buf)| arrange(isa, ty, x, buf))
-                    .collect();
+                let refs: Vec<&[f32]> = xs.iter().map(|v| v.as_slice()).collect();
+                let sums = sums_of(isa, ty, &xs);
+                let sum_refs: Vec<&[f32]> = sums.iter().map(|v| v.as_slice()).collect();
                 for n in 1..=MAX_TOKENS {
-                    let refs = &arranged[..n];
                     let mut out = [0f32; MAX_TOKENS];
-                    dot_row(isa, ty, &row, refs, &mut out);
+                    dot_row(isa, ty, &row, &refs[..n], &sum_refs[..n], &mut out);
                     for j in 0..n {
                         let tol = 1e-4 * (1.0 + want[j].abs());
                         assert!(
@@ -298,14 +367,22 @@ mod tests {
             dequantize(ty, &row, &mut want);
             // SAFETY: detect() found AVX2, FMA and F16C.
             unsafe { super::super::dot_avx2::dequantize_row(ty, &row, &mut got) };
-            if let Some(order) = kernel_order(Isa::Avx2, ty) {
-                let natural = got.clone();
-                for (p, v) in natural.iter().enumerate() {
-                    got[p / 32 * 32 + order[p % 32]] = *v;
+            if let Some(s) = Scaled::of(ty) {
+                // The block-scaled kernels' integers, scales and mins, combined as the reference does.
+                let blocks = cols / 32;
+                let (mut q, mut d, mut m) =
+                    (vec![0f32; cols], vec![0f32; blocks], vec![0f32; blocks]);
+                // SAFETY: as above.
+                unsafe { super::super::scaled_avx2::unpack_row(s, &row, &mut q, &mut d, &mut m) };
+                for (k, g) in got.iter_mut().enumerate() {
+                    *g = q[k] * d[k / 32];
+                    if s.has_min() {
+                        *g += m[k / 32];
+                    }
                 }
             }
             for (k, (w, g)) in want.iter().zip(&got).enumerate() {
-                if matches!(ty, GgmlType::Q4_1 | GgmlType::Q5_1) {
+                if ty == GgmlType::Q5_1 {
                     // q·d + m rounded once instead of twice.
                     assert!(
                         (w - g).abs() <= 2e-7 * w.abs().max(1e-3),
@@ -328,11 +405,20 @@ mod tests {
                 .map(|_| (0..cols).map(|_| rng.f()).collect())
                 .collect();
             let refs: Vec<&[f32]> = xs.iter().map(|v| v.as_slice()).collect();
+            let sums = sums_of(detect(), ty, &xs);
+            let sum_refs: Vec<&[f32]> = sums.iter().map(|v| v.as_slice()).collect();
             let mut all = [0f32; MAX_TOKENS];
-            dot_row(detect(), ty, &row, &refs, &mut all);
+            dot_row(detect(), ty, &row, &refs, &sum_refs, &mut all);
             for j in 0..MAX_TOKENS {
                 let mut one = [0f32; MAX_TOKENS];
-                dot_row(detect(), ty, &row, &refs[j..j + 1], &mut one);
+                dot_row(
+                    detect(),
+                    ty,
+                    &row,
+                    &refs[j..j + 1],
+                    &sum_refs[j..j + 1],
+                    &mut one,
+                );
                 assert_eq!(one[0].to_bits(), all[j].to_bits(), "{ty} token {j}");
             }
         }

@@ -1,14 +1,14 @@
 //! AVX2 + FMA + F16C kernels (x86-64). Callers guarantee the CPU features (see `dot::detect`).
 //!
-//! Every weight is first turned into its exact f32 value in registers, 32 at a time (Q4_0, Q4_1, Q5_0, Q5_1,
-//! Q8_0, and each 32-element group of Q4_K, Q5_K, Q6_K; the values of the scalar reference dequantizer, except
-//! that Q4_1/Q5_1 round `q·d + m` once; float types go through the reference dequantizer). Q4_0 and Q4_1 come
-//! out in the kernel column order of `dot::arrange` (activations are rearranged to match, once per matmul). Each output then keeps four 8-lane accumulators:
-//! accumulator `v` takes the columns `k` with `(k / 8) % 4 == v`, in column order (four independent FMA
-//! chains, so the loop is not bound by FMA latency), finished as `hsum((a0 + a1) + (a2 + a3))`. The row-dot
-//! path (weights unpacked in registers) and the tiled path (weights unpacked once into a cache-resident tile,
-//! reused by many tokens) perform this identical sequence of f32 operations for each output: batching never
-//! changes a bit.
+//! The block-scaled types (Q4_0, Q4_1, Q8_0) have their own kernels in `scaled_avx2`. Here every weight of
+//! the other quantized types is first turned into its exact f32 value in registers, 32 at a time (Q5_0, Q5_1,
+//! and each 32-element group of Q4_K, Q5_K, Q6_K; the values of the scalar reference dequantizer, except
+//! that Q5_1 rounds `q·d + m` once; float types go through the reference dequantizer). Each output then keeps
+//! four 8-lane accumulators: accumulator `v` takes the columns `k` with `(k / 8) % 4 == v`, in column order
+//! (four independent FMA chains, so the loop is not bound by FMA latency), finished as
+//! `hsum((a0 + a1) + (a2 + a3))`. The row-dot path (weights unpacked in registers) and the tiled path (weights
+//! unpacked once into a cache-resident tile, reused by many tokens) perform this identical sequence of f32
+//! operations for each output: batching never changes a bit.
 
 use crate::weights::dequant::{dequantize_block, k_scale_min};
 use crate::weights::GgmlType;
@@ -20,7 +20,7 @@ use std::arch::x86_64::*;
 /// `vpinsrw` instead chains a false dependency through the loop and costs a quarter of the decode speed.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn f16_pair(p: *const u8) -> __m128 {
+pub(super) unsafe fn f16_pair(p: *const u8) -> __m128 {
     _mm_cvtph_ps(_mm_cvtsi32_si128(std::ptr::read_unaligned(p as *const i32)))
 }
 
@@ -57,28 +57,10 @@ unsafe fn finish_all<const N: usize>(acc: &[[__m256; 4]; N]) -> [f32; N] {
 /// The fixed horizontal sum of 8 lanes.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn hsum(v: __m256) -> f32 {
+pub(super) unsafe fn hsum(v: __m256) -> f32 {
     let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     _mm_cvtss_f32(_mm_add_ss(s, _mm_shuffle_ps(s, s, 1)))
-}
-
-/// The 32 nibbles of a Q4 block as four vectors of 8 integer-valued f32 minus `offset`, in the kernel order
-/// `dot::NIBBLE_ORDER`: each vector is the 16 bytes (broadcast to both halves) shifted right per lane and
-/// masked, so no byte has to cross lanes (a quarter faster than widening bytes with `vpmovzxbd`).
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn nibbles(q: *const u8, offset: i32) -> [__m256; 4] {
-    let q = _mm256_broadcastsi128_si256(_mm_loadu_si128(q as *const __m128i));
-    let (mask, off) = (_mm256_set1_epi32(0x0F), _mm256_set1_epi32(offset));
-    let at = |a: i32, b: i32| {
-        let v = _mm256_and_si256(
-            _mm256_srlv_epi32(q, _mm256_setr_epi32(a, a, a, a, b, b, b, b)),
-            mask,
-        );
-        _mm256_cvtepi32_ps(_mm256_sub_epi32(v, off))
-    };
-    [at(0, 8), at(16, 24), at(4, 12), at(20, 28)]
 }
 
 /// The 32 bytes at `p` as four vectors of 8 f32 (bytes 0-7, 8-15, 16-23, 24-31), unsigned or signed.
@@ -121,7 +103,7 @@ unsafe fn bits_to_bytes(p: *const u8) -> __m256i {
     _mm256_cmpeq_epi8(_mm256_and_si256(spread, mask), mask)
 }
 
-/// `[a·q + b for each of the four vectors q]` with one rounding (the Q4_1 / Q5_1 weight formula).
+/// `[a·q + b for each of the four vectors q]` with one rounding (the Q5_1 weight formula).
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn fma4(q: [__m256; 4], d: __m256, m: __m256) -> [__m256; 4] {
@@ -146,36 +128,6 @@ unsafe fn nibble_bytes(p: *const u8) -> __m256i {
         _mm_and_si128(_mm_srli_epi16(q, 4), mask),
         _mm_and_si128(q, mask),
     )
-}
-
-/// Exact f32 weights of a Q4_1 block: `q·d + m` rounded once.
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn unpack_q4_1(p: *const u8) -> [__m256; 4] {
-    // d and m in every even / odd lane at once, then spread within lanes (no lane-crossing broadcast).
-    let dm = _mm256_cvtph_ps(_mm_set1_epi32(std::ptr::read_unaligned(p as *const i32)));
-    let (d, m) = (_mm256_permute_ps::<0x00>(dm), _mm256_permute_ps::<0x55>(dm));
-    fma4(nibbles(p.add(4), 0), d, m)
-}
-
-/// Exact f32 weights of a Q4_0 block: `(q - 8)·d`.
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn unpack_q4_0(p: *const u8) -> [__m256; 4] {
-    mul4(nibbles(p.add(2), 8), _mm256_broadcastss_ps(f16_pair(p)))
-}
-
-/// Exact f32 weights of a Q8_0 block: `q·d`.
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn unpack_q8_0(p: *const u8) -> [__m256; 4] {
-    let d = _mm256_broadcastss_ps(f16_pair(p));
-    let q8 = |k: usize| {
-        _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(
-            p.add(2 + 8 * k) as *const __m128i
-        )))
-    };
-    mul4([q8(0), q8(1), q8(2), q8(3)], d)
 }
 
 /// Exact f32 weights of a Q5_0 block (`(q - 16)·d`) or, with `Q5_1`, a Q5_1 block (`q·d + m`, one rounding).
@@ -261,29 +213,17 @@ unsafe fn unpack_q6k(p: *const u8, sub: usize) -> [__m256; 4] {
 
 /// Evaluates `$body` with `$u` bound to the unpacker of type `$ty` (`fn(block, group) -> [__m256; 4]`), one
 /// monomorphized copy per type so the unpacking inlines into the loop; float types evaluate `$other`.
-/// The unpacked values equal the scalar reference's (`weights::dequant`), except that Q4_1 and Q5_1 round
-/// `q·d + m` once.
+/// The unpacked values equal the scalar reference's (`weights::dequant`), except that Q5_1 rounds `q·d + m`
+/// once.
 macro_rules! with_unpacker {
     ($ty:expr, $u:ident => $body:expr, else $other:expr) => {
         match $ty {
-            GgmlType::Q4_0 => {
-                let $u = |p: *const u8, _: usize| unpack_q4_0(p);
-                $body
-            }
-            GgmlType::Q4_1 => {
-                let $u = |p: *const u8, _: usize| unpack_q4_1(p);
-                $body
-            }
             GgmlType::Q5_0 => {
                 let $u = |p: *const u8, _: usize| unpack_q5::<false>(p);
                 $body
             }
             GgmlType::Q5_1 => {
                 let $u = |p: *const u8, _: usize| unpack_q5::<true>(p);
-                $body
-            }
-            GgmlType::Q8_0 => {
-                let $u = |p: *const u8, _: usize| unpack_q8_0(p);
                 $body
             }
             GgmlType::Q4K => {
@@ -298,7 +238,13 @@ macro_rules! with_unpacker {
                 let $u = |p: *const u8, sub: usize| unpack_q6k(p, sub);
                 $body
             }
-            GgmlType::F32 | GgmlType::F16 | GgmlType::BF16 => $other,
+            // The block-scaled types have their own kernels (`scaled_avx2`); here they take the reference path.
+            GgmlType::Q4_0
+            | GgmlType::Q4_1
+            | GgmlType::Q8_0
+            | GgmlType::F32
+            | GgmlType::F16
+            | GgmlType::BF16 => $other,
         }
     };
 }

@@ -2,9 +2,10 @@
 //!
 //! Few tokens (decode): each weight row is unpacked in registers and dotted with up to three tokens at once.
 //! Many tokens (prefill): a tile of rows is unpacked once into a cache-resident f32 buffer and a register-
-//! blocked micro-kernel reuses it for every token. Both paths give bit-identical results (see `dot_avx2`).
+//! blocked micro-kernel reuses it for every token. Both paths give bit-identical results (see `dot_avx2`
+//! and, for Q4_0 / Q4_1 / Q8_0, `scaled_avx2`, whose Q4_1 kernels also read each token's block sums).
 
-use super::dot::{arrange, detect, dot_row, Isa, MAX_TOKENS};
+use super::dot::{block_sums, detect, dot_rows, needs_block_sums, Isa, MAX_TOKENS};
 use super::pool::{Pool, SyncPtr};
 use super::qmatrix::QMatrix;
 use std::cell::RefCell;
@@ -17,10 +18,10 @@ const TILED_ROWS: usize = 48;
 const TILED_MIN_TOKENS: usize = 8;
 
 thread_local! {
-    /// Each pool participant's reusable unpacked-weight tile.
-    static TILE: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
-    /// Each calling thread's reusable activations in kernel column order (`dot::arrange`).
-    static ARRANGED: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    /// Each pool participant's reusable unpacked-weight tile (and, for block-scaled types, its scales/mins).
+    static TILE: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+    /// Each calling thread's reusable activation block sums (`dot::block_sums`): per token, then transposed.
+    static SUMS: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
 }
 
 /// `out[t][r] = w.row(r) · x[t]` for every token row `t` of `x` (`x`: n × cols, `out`: n × rows).
@@ -29,32 +30,75 @@ pub fn matmul(pool: &Pool, w: &QMatrix, x: &[f32], out: &mut [f32]) {
     debug_assert_eq!(x.len(), n * w.cols);
     debug_assert_eq!(out.len(), n * w.rows);
     let isa = detect();
-    ARRANGED.with(|buf| {
-        let mut buf = buf.borrow_mut();
-        matmul_arranged(pool, w, arrange(isa, w.ty, x, &mut buf), n, isa, out)
-    });
+    if !needs_block_sums(isa, w.ty) {
+        return matmul_with(pool, w, x, (&[], &[]), n, isa, out);
+    }
+    SUMS.with(|bufs| {
+        let (per_token, transposed) = &mut *bufs.borrow_mut();
+        let blocks = w.cols / 32;
+        per_token.resize(n * blocks, 0.0);
+        for (xt, st) in x
+            .chunks_exact(w.cols)
+            .zip(per_token.chunks_exact_mut(blocks))
+        {
+            block_sums(isa, xt, st);
+        }
+        let n8 = n.div_ceil(8) * 8;
+        transposed.resize(blocks * n8, 0.0);
+        for (t, st) in per_token.chunks_exact(blocks).enumerate() {
+            for (b, v) in st.iter().enumerate() {
+                transposed[b * n8 + t] = *v;
+            }
+        }
+        matmul_with(pool, w, x, (per_token, transposed), n, isa, out)
+    })
 }
 
-/// `matmul` with `x` in the kernel column order of `w`'s type.
-fn matmul_arranged(pool: &Pool, w: &QMatrix, x: &[f32], n: usize, isa: Isa, out: &mut [f32]) {
+/// `matmul` given the activations' block sums (per token, and transposed with tokens padded to 8; both
+/// empty where the kernels do not read them).
+fn matmul_with(
+    pool: &Pool,
+    w: &QMatrix,
+    x: &[f32],
+    sums: (&[f32], &[f32]),
+    n: usize,
+    isa: Isa,
+    out: &mut [f32],
+) {
     let optr = SyncPtr::new(out);
     if isa == Isa::Avx2 && n >= TILED_MIN_TOKENS && w.cols % 32 == 0 {
         #[cfg(target_arch = "x86_64")]
-        return tiled(pool, w, x, n, optr);
+        return match super::scaled_avx2::Scaled::of(w.ty) {
+            Some(s) => tiled_scaled(pool, w, s, x, n, sums.1, optr),
+            None => tiled(pool, w, x, n, optr),
+        };
     }
+    let blocks = w.cols / 32;
     pool.for_each_chunk(w.rows, ROW_TILE, &|_, rows| {
         for t0 in (0..n).step_by(MAX_TOKENS) {
             let t1 = (t0 + MAX_TOKENS).min(n);
-            let xs: [&[f32]; MAX_TOKENS] =
-                std::array::from_fn(|j| &x[(t0 + j).min(t1 - 1) * w.cols..][..w.cols]);
-            for r in rows.clone() {
-                let mut o = [0f32; MAX_TOKENS];
-                dot_row(isa, w.ty, w.row(r), &xs[..t1 - t0], &mut o);
-                for (j, v) in o[..t1 - t0].iter().enumerate() {
-                    // SAFETY: row r belongs to this chunk alone; (t0 + j) < n.
-                    unsafe { optr.slice((t0 + j) * w.rows + r, 1)[0] = *v };
-                }
-            }
+            let t = |j: usize| (t0 + j).min(t1 - 1);
+            let xs: [&[f32]; MAX_TOKENS] = std::array::from_fn(|j| &x[t(j) * w.cols..][..w.cols]);
+            let sx: [&[f32]; MAX_TOKENS] = std::array::from_fn(|j| {
+                sums.0
+                    .get(t(j) * blocks..(t(j) + 1) * blocks)
+                    .unwrap_or(&[])
+            });
+            let bytes = w.rows_bytes(rows.clone());
+            dot_rows(
+                isa,
+                w.ty,
+                bytes,
+                w.row_bytes(),
+                &xs[..t1 - t0],
+                &sx[..t1 - t0],
+                |i, o| {
+                    for (j, v) in o.iter().enumerate() {
+                        // SAFETY: row rows.start + i belongs to this chunk alone; (t0 + j) < n.
+                        unsafe { optr.slice((t0 + j) * w.rows + rows.start + i, 1)[0] = *v };
+                    }
+                },
+            );
         }
     });
 }
@@ -63,7 +107,7 @@ fn matmul_arranged(pool: &Pool, w: &QMatrix, x: &[f32], n: usize, isa: Isa, out:
 fn tiled(pool: &Pool, w: &QMatrix, x: &[f32], n: usize, optr: SyncPtr<f32>) {
     pool.for_each_chunk(w.rows, TILED_ROWS, &|_, rows| {
         TILE.with(|tile| {
-            let mut tile = tile.borrow_mut();
+            let tile = &mut tile.borrow_mut().0;
             tile.resize(TILED_ROWS * w.cols, 0.0);
             for (i, r) in rows.clone().enumerate() {
                 // SAFETY: `detect` returned Avx2, so the CPU has the features these kernels need.
@@ -78,11 +122,67 @@ fn tiled(pool: &Pool, w: &QMatrix, x: &[f32], n: usize, optr: SyncPtr<f32>) {
             // SAFETY: as above; this chunk alone writes columns rows.start..rows.end of every output row.
             unsafe {
                 super::dot_avx2::gemm_tile(
-                    &tile,
+                    tile,
                     rows.len(),
                     w.cols,
                     x,
                     n,
+                    optr.slice(rows.start, 0).as_mut_ptr(),
+                    w.rows,
+                )
+            };
+        });
+    });
+}
+
+/// The tiled path of a block-scaled type: integers, scales and mins unpacked once per tile (`scaled_avx2`).
+#[cfg(target_arch = "x86_64")]
+fn tiled_scaled(
+    pool: &Pool,
+    w: &QMatrix,
+    s: super::scaled_avx2::Scaled,
+    x: &[f32],
+    n: usize,
+    sums_t: &[f32],
+    optr: SyncPtr<f32>,
+) {
+    use super::scaled_avx2::{gemm_tile, unpack_row, Tile};
+    let blocks = w.cols / 32;
+    pool.for_each_chunk(w.rows, TILED_ROWS, &|_, rows| {
+        TILE.with(|tile| {
+            let (q, dm) = &mut *tile.borrow_mut();
+            q.resize(TILED_ROWS * w.cols, 0.0);
+            dm.resize(2 * TILED_ROWS * blocks, 0.0);
+            let (d, m) = dm.split_at_mut(TILED_ROWS * blocks);
+            for (i, r) in rows.clone().enumerate() {
+                let span = i * blocks..(i + 1) * blocks;
+                // SAFETY: `detect` returned Avx2, so the CPU has the features these kernels need.
+                unsafe {
+                    unpack_row(
+                        s,
+                        w.row(r),
+                        &mut q[i * w.cols..(i + 1) * w.cols],
+                        &mut d[span.clone()],
+                        &mut m[span],
+                    )
+                };
+            }
+            let tile = Tile {
+                ty: s,
+                q,
+                d,
+                m,
+                rows: rows.len(),
+                cols: w.cols,
+            };
+            // SAFETY: as above; this chunk alone writes columns rows.start..rows.end of every output row, and
+            // `sums_t` holds every token's block sums where Q4_1 reads them.
+            unsafe {
+                gemm_tile(
+                    &tile,
+                    x,
+                    n,
+                    sums_t,
                     optr.slice(rows.start, 0).as_mut_ptr(),
                     w.rows,
                 )

@@ -8,6 +8,8 @@ pub mod matmul;
 pub mod ops;
 pub mod pool;
 pub mod qmatrix;
+#[cfg(target_arch = "x86_64")]
+mod scaled_avx2;
 
 pub use matmul::matmul;
 pub use pool::Pool;

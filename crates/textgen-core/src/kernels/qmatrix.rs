@@ -55,6 +55,17 @@ impl QMatrix {
         &self.data.bytes()[r * self.row_bytes..(r + 1) * self.row_bytes]
     }
 
+    /// The bytes of rows `rows` (consecutive in memory), each [`Self::row_bytes`] long.
+    #[inline]
+    pub fn rows_bytes(&self, rows: std::ops::Range<usize>) -> &[u8] {
+        &self.data.bytes()[rows.start * self.row_bytes..rows.end * self.row_bytes]
+    }
+
+    /// Bytes per row.
+    pub fn row_bytes(&self) -> usize {
+        self.row_bytes
+    }
+
     /// Dequantizes row `r` into `out` (`cols` values).
     pub fn dequantize_row(&self, r: usize, out: &mut [f32]) {
         dequantize(self.ty, self.row(r), out);

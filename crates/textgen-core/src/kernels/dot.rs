@@ -382,15 +382,7 @@ mod tests {
                 }
             }
             for (k, (w, g)) in want.iter().zip(&got).enumerate() {
-                if ty == GgmlType::Q5_1 {
-                    // q·d + m rounded once instead of twice.
-                    assert!(
-                        (w - g).abs() <= 2e-7 * w.abs().max(1e-3),
-                        "{ty} [{k}]: {w} vs {g}"
-                    );
-                } else {
-                    assert_eq!(w.to_bits(), g.to_bits(), "{ty} [{k}]: {w} vs {g}");
-                }
+                assert_eq!(w.to_bits(), g.to_bits(), "{ty} [{k}]: {w} vs {g}");
             }
         }
     }

@@ -1,9 +1,9 @@
 //! AVX2 + FMA + F16C kernels (x86-64). Callers guarantee the CPU features (see `dot::detect`).
 //!
-//! The block-scaled types (Q4_0, Q4_1, Q8_0) have their own kernels in `scaled_avx2`. Here every weight of
-//! the other quantized types is first turned into its exact f32 value in registers, 32 at a time (Q5_0, Q5_1,
-//! and each 32-element group of Q4_K, Q5_K, Q6_K; the values of the scalar reference dequantizer, except
-//! that Q5_1 rounds `q·d + m` once; float types go through the reference dequantizer). Each output then keeps
+//! The block-scaled types (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0) have their own kernels in `scaled_avx2`. Here every
+//! weight of the other quantized types is first turned into its exact f32 value in registers, 32 at a time
+//! (each 32-element group of Q4_K, Q5_K, Q6_K; the values of the scalar reference dequantizer; float types go
+//! through the reference dequantizer). Each output then keeps
 //! four 8-lane accumulators: accumulator `v` takes the columns `k` with `(k / 8) % 4 == v`, in column order
 //! (four independent FMA chains, so the loop is not bound by FMA latency), finished as
 //! `hsum((a0 + a1) + (a2 + a3))`. The row-dot path (weights unpacked in registers) and the tiled path (weights
@@ -66,7 +66,7 @@ pub(super) unsafe fn hsum(v: __m256) -> f32 {
 /// The 32 bytes at `p` as four vectors of 8 f32 (bytes 0-7, 8-15, 16-23, 24-31), unsigned or signed.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn bytes_to_f32<const SIGNED: bool>(v: __m256i) -> [__m256; 4] {
+pub(super) unsafe fn bytes_to_f32<const SIGNED: bool>(v: __m256i) -> [__m256; 4] {
     let lo = _mm256_castsi256_si128(v);
     let hi = _mm256_extracti128_si256(v, 1);
     let cvt = |x: __m128i| {
@@ -87,7 +87,7 @@ unsafe fn bytes_to_f32<const SIGNED: bool>(v: __m256i) -> [__m256; 4] {
 /// The 32 bits at `p` spread to bytes: byte k of the result is 0xFF when bit k is set, else 0.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn bits_to_bytes(p: *const u8) -> __m256i {
+pub(super) unsafe fn bits_to_bytes(p: *const u8) -> __m256i {
     let bits = _mm256_set1_epi32(std::ptr::read_unaligned(p as *const i32));
     // Byte k takes the byte of `bits` holding bit k, then keeps that bit alone.
     let spread = _mm256_shuffle_epi8(
@@ -103,48 +103,17 @@ unsafe fn bits_to_bytes(p: *const u8) -> __m256i {
     _mm256_cmpeq_epi8(_mm256_and_si256(spread, mask), mask)
 }
 
-/// `[a·q + b for each of the four vectors q]` with one rounding (the Q5_1 weight formula).
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn fma4(q: [__m256; 4], d: __m256, m: __m256) -> [__m256; 4] {
-    q.map(|q| _mm256_fmadd_ps(q, d, m))
-}
-
-/// `[q·d for each of the four vectors q]`.
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn mul4(q: [__m256; 4], d: __m256) -> [__m256; 4] {
-    q.map(|q| _mm256_mul_ps(q, d))
-}
-
 /// The 16 bytes at `p` as 32 nibbles in byte order of the block's elements: the low nibbles (elements
 /// 0-15) then the high nibbles (elements 16-31).
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn nibble_bytes(p: *const u8) -> __m256i {
+pub(super) unsafe fn nibble_bytes(p: *const u8) -> __m256i {
     let q = _mm_loadu_si128(p as *const __m128i);
     let mask = _mm_set1_epi8(0x0F);
     _mm256_set_m128i(
         _mm_and_si128(_mm_srli_epi16(q, 4), mask),
         _mm_and_si128(q, mask),
     )
-}
-
-/// Exact f32 weights of a Q5_0 block (`(q - 16)·d`) or, with `Q5_1`, a Q5_1 block (`q·d + m`, one rounding).
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn unpack_q5<const Q5_1: bool>(p: *const u8) -> [__m256; 4] {
-    let (qh, qs) = if Q5_1 { (4, 8) } else { (2, 6) };
-    let high = _mm256_and_si256(bits_to_bytes(p.add(qh)), _mm256_set1_epi8(0x10));
-    let q = bytes_to_f32::<false>(_mm256_or_si256(nibble_bytes(p.add(qs)), high));
-    let dm = f16_pair(p);
-    let d = _mm256_broadcastss_ps(dm);
-    if Q5_1 {
-        fma4(q, d, _mm256_broadcastss_ps(_mm_movehdup_ps(dm)))
-    } else {
-        // The subtraction is exact in f32.
-        mul4(q.map(|v| _mm256_sub_ps(v, _mm256_set1_ps(16.0))), d)
-    }
 }
 
 /// Exact f32 weights of group `sub` (0..8) of a Q4_K or (with `Q5K`) Q5_K super-block:
@@ -213,19 +182,10 @@ unsafe fn unpack_q6k(p: *const u8, sub: usize) -> [__m256; 4] {
 
 /// Evaluates `$body` with `$u` bound to the unpacker of type `$ty` (`fn(block, group) -> [__m256; 4]`), one
 /// monomorphized copy per type so the unpacking inlines into the loop; float types evaluate `$other`.
-/// The unpacked values equal the scalar reference's (`weights::dequant`), except that Q5_1 rounds `q·d + m`
-/// once.
+/// The unpacked values equal the scalar reference's (`weights::dequant`).
 macro_rules! with_unpacker {
     ($ty:expr, $u:ident => $body:expr, else $other:expr) => {
         match $ty {
-            GgmlType::Q5_0 => {
-                let $u = |p: *const u8, _: usize| unpack_q5::<false>(p);
-                $body
-            }
-            GgmlType::Q5_1 => {
-                let $u = |p: *const u8, _: usize| unpack_q5::<true>(p);
-                $body
-            }
             GgmlType::Q4K => {
                 let $u = |p: *const u8, sub: usize| unpack_qk::<false>(p, sub);
                 $body
@@ -241,6 +201,8 @@ macro_rules! with_unpacker {
             // The block-scaled types have their own kernels (`scaled_avx2`); here they take the reference path.
             GgmlType::Q4_0
             | GgmlType::Q4_1
+            | GgmlType::Q5_0
+            | GgmlType::Q5_1
             | GgmlType::Q8_0
             | GgmlType::F32
             | GgmlType::F16

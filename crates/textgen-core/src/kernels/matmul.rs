@@ -3,7 +3,8 @@
 //! Few tokens (decode): each weight row is unpacked in registers and dotted with up to three tokens at once.
 //! Many tokens (prefill): a tile of rows is unpacked once into a cache-resident f32 buffer and a register-
 //! blocked micro-kernel reuses it for every token. Both paths give bit-identical results (see `dot_avx2`
-//! and, for Q4_0 / Q4_1 / Q8_0, `scaled_avx2`, whose Q4_1 kernels also read each token's block sums).
+//! and, for Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q8_0, `scaled_avx2`, whose Q4_1 / Q5_1 kernels also read each token's
+//! block sums).
 
 use super::dot::{block_sums, detect, dot_rows, needs_block_sums, Isa, MAX_TOKENS};
 use super::pool::{Pool, SyncPtr};
@@ -176,7 +177,7 @@ fn tiled_scaled(
                 cols: w.cols,
             };
             // SAFETY: as above; this chunk alone writes columns rows.start..rows.end of every output row, and
-            // `sums_t` holds every token's block sums where Q4_1 reads them.
+            // `sums_t` holds every token's block sums where the types with a min read them.
             unsafe {
                 gemm_tile(
                     &tile,

@@ -1,18 +1,20 @@
-//! AVX2 kernels for the block-scaled types Q4_0, Q4_1 and Q8_0, whose weights are `d·q (+ m)` per block.
+//! AVX2 kernels for the block-scaled types Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0, whose weights are `d·q (+ m)`
+//! per block of 32.
 //!
 //! A block's 32 integers `q` become exact f32 in registers and are dotted with the activations unscaled; the
-//! block's scale `d` is applied once to that 8-lane sum, and Q4_1's min `m` once to the activations' block sum
-//! (`block_sums`, computed once per token and matmul): 5 FMA-pipe operations per block and token where
-//! scaling every weight first takes 8. Activations stay f32 throughout. For one output the sequence of f32
+//! block's scale `d` is applied once to that 8-lane sum, and the min `m` (Q4_1, Q5_1) once to the
+//! activations' block sum (`block_sums`, computed once per token and matmul): 5 FMA-pipe operations per block
+//! and token where scaling every weight first takes 8. Activations stay f32 throughout. For one output the sequence of f32
 //! operations is fixed, and the row path (`dot`) and the tiled path (`gemm_tile`) both perform it, so
 //! batching never changes a bit:
 //! - per block b: `s_b = fma(q3, x3, fma(q2, x2, fma(q1, x1, q0·x0)))`, 8 lanes, vector v holding the block's
 //!   elements 8v..8v + 8;
-//! - `acc = fma(d_b, s_b, acc)` over the blocks in order, from zero; Q4_1 also `mt = fma(m_b, sx_b, mt)`;
-//! - the result is `hsum(acc)`, plus `mt` for Q4_1.
+//! - `acc = fma(d_b, s_b, acc)` over the blocks in order, from zero; Q4_1 and Q5_1 also
+//!   `mt = fma(m_b, sx_b, mt)`;
+//! - the result is `hsum(acc)`, plus `mt` for Q4_1 and Q5_1.
 
-// `f16_pair` gives a block's scale (lane 0) and, for Q4_1, min (lane 1); lane 1 is meaningless otherwise.
-use super::dot_avx2::{f16_pair as scales, hsum};
+// `f16_pair` gives a block's scale (lane 0) and min (lane 1; meaningless for the types without a min).
+use super::dot_avx2::{bits_to_bytes, bytes_to_f32, f16_pair as scales, hsum, nibble_bytes};
 use crate::weights::GgmlType;
 use std::arch::x86_64::*;
 
@@ -23,6 +25,10 @@ pub enum Scaled {
     Q4_0,
     /// `q·d + m`, 4-bit q.
     Q4_1,
+    /// `(q - 16)·d`, 5-bit q.
+    Q5_0,
+    /// `q·d + m`, 5-bit q.
+    Q5_1,
     /// `q·d`, signed 8-bit q.
     Q8_0,
 }
@@ -33,6 +39,8 @@ impl Scaled {
         match ty {
             GgmlType::Q4_0 => Some(Self::Q4_0),
             GgmlType::Q4_1 => Some(Self::Q4_1),
+            GgmlType::Q5_0 => Some(Self::Q5_0),
+            GgmlType::Q5_1 => Some(Self::Q5_1),
             GgmlType::Q8_0 => Some(Self::Q8_0),
             _ => None,
         }
@@ -40,12 +48,12 @@ impl Scaled {
 
     /// Whether the type has a per-block min (and so reads the activations' block sums).
     pub fn has_min(self) -> bool {
-        self == Self::Q4_1
+        matches!(self, Self::Q4_1 | Self::Q5_1)
     }
 }
 
-/// Bytes per block of Q4_0, Q4_1, Q8_0.
-const BYTES: [usize; 3] = [18, 20, 34];
+/// Bytes per block of each type, in the order of `Scaled`.
+const BYTES: [usize; 5] = [18, 20, 22, 24, 34];
 
 /// The 32 integers of a Q4 block (16 bytes at `q`) minus `OFFSET` as f32, in element order: each 8 bytes are
 /// widened to 8 lanes once, their low nibbles are elements 0-15 and their high nibbles elements 16-31.
@@ -70,6 +78,19 @@ unsafe fn ints_q4<const OFFSET: i32>(q: *const u8) -> [__m256; 4] {
     ]
 }
 
+/// The 32 integers of a Q5 block (fifth bits at `p + qh`, nibbles at `p + qh + 4`), minus 16 unless `Q5_1`.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn ints_q5<const Q5_1: bool>(p: *const u8, qh: usize) -> [__m256; 4] {
+    let high = _mm256_and_si256(bits_to_bytes(p.add(qh)), _mm256_set1_epi8(0x10));
+    let q = _mm256_or_si256(nibble_bytes(p.add(qh + 4)), high);
+    if Q5_1 {
+        bytes_to_f32::<false>(q)
+    } else {
+        bytes_to_f32::<true>(_mm256_sub_epi8(q, _mm256_set1_epi8(16)))
+    }
+}
+
 /// The 32 signed bytes at `q` as f32.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -88,6 +109,8 @@ unsafe fn ints(s: Scaled, p: *const u8) -> [__m256; 4] {
     match s {
         Scaled::Q4_0 => ints_q4::<8>(p.add(2)),
         Scaled::Q4_1 => ints_q4::<0>(p.add(4)),
+        Scaled::Q5_0 => ints_q5::<false>(p, 2),
+        Scaled::Q5_1 => ints_q5::<true>(p, 4),
         Scaled::Q8_0 => ints_q8(p.add(2)),
     }
 }
@@ -110,7 +133,7 @@ unsafe fn lane1(v: __m128) -> f32 {
     _mm_cvtss_f32(_mm_movehdup_ps(v))
 }
 
-/// `row · xs[j]` for every token j (`sums[j]`: the block sums of `xs[j]`, read for Q4_1 only).
+/// `row · xs[j]` for every token j (`sums[j]`: the block sums of `xs[j]`, read for the types with a min).
 #[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn dot<const N: usize>(
     s: Scaled,
@@ -122,6 +145,8 @@ pub unsafe fn dot<const N: usize>(
     match s {
         Scaled::Q4_0 => dot_with::<N, false>(Scaled::Q4_0, row, xs, sums),
         Scaled::Q4_1 => dot_with::<N, true>(Scaled::Q4_1, row, xs, sums),
+        Scaled::Q5_0 => dot_with::<N, false>(Scaled::Q5_0, row, xs, sums),
+        Scaled::Q5_1 => dot_with::<N, true>(Scaled::Q5_1, row, xs, sums),
         Scaled::Q8_0 => dot_with::<N, false>(Scaled::Q8_0, row, xs, sums),
     }
 }
@@ -147,6 +172,8 @@ pub unsafe fn dot_rows<const N: usize>(
     match s {
         Scaled::Q4_0 => each!(false, Scaled::Q4_0),
         Scaled::Q4_1 => each!(true, Scaled::Q4_1),
+        Scaled::Q5_0 => each!(false, Scaled::Q5_0),
+        Scaled::Q5_1 => each!(true, Scaled::Q5_1),
         Scaled::Q8_0 => each!(false, Scaled::Q8_0),
     }
 }
@@ -200,7 +227,7 @@ pub unsafe fn block_sums(x: &[f32], out: &mut [f32]) {
 }
 
 /// A row unpacked for the tiled path: its integers as f32 (`q`, one per column) and each block's scale and
-/// min (`d`, `m`; `m` is written for Q4_1 only).
+/// min (`d`, `m`; `m` is written for the types with a min only).
 #[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn unpack_row(s: Scaled, row: &[u8], q: &mut [f32], d: &mut [f32], m: &mut [f32]) {
     let bb = BYTES[s as usize];
@@ -270,7 +297,7 @@ pub struct Tile<'a> {
     pub q: &'a [f32],
     /// Scales, `rows × cols / 32`.
     pub d: &'a [f32],
-    /// Mins, `rows × cols / 32` (Q4_1).
+    /// Mins, `rows × cols / 32` (types with a min).
     pub m: &'a [f32],
     /// Rows in the tile.
     pub rows: usize,
@@ -279,7 +306,7 @@ pub struct Tile<'a> {
 }
 
 /// `out[t * out_stride + r] = tile row r · x[t]` for `n` token rows of `x`; `sums_t` holds the activations'
-/// block sums transposed (`sums_t[b * n8 + t]`, `n8` = n rounded up to 8; read for Q4_1 only).
+/// block sums transposed (`sums_t[b * n8 + t]`, `n8` = n rounded up to 8; read for the types with a min).
 ///
 /// # Safety
 /// `x` holds `n` rows of `cols`; `out` is valid for every written index; CPU features as above.

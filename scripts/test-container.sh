@@ -74,10 +74,13 @@ info "engine $("$docker" version -f '{{.Server.Version}}'), client $docker, DOCK
 
 # --- base images ------------------------------------------------------------------------------------
 log "Base images"
-if scripts/offline-base-images.sh --list | grep -q ' missing$'; then
-    scripts/offline-base-images.sh --list | sed 's/^/    /'
+# The list is read whole first: `grep -q` on the pipe would stop reading early, and under pipefail the
+# listing's SIGPIPE made the test false, so missing images were never built.
+base_list=$(scripts/offline-base-images.sh --list)
+if grep -q ' missing$' <<<"$base_list"; then
+    sed 's/^/    /' <<<"$base_list"
     if [ "${TEXTGEN_PULL_BASE_IMAGES:-0}" = 1 ]; then
-        scripts/offline-base-images.sh --list | awk '$2 == "missing" { print $1 }' |
+        awk '$2 == "missing" { print $1 }' <<<"$base_list" |
             while read -r base; do "$docker" pull "$base"; done
     else
         if ! command -v debootstrap >/dev/null; then

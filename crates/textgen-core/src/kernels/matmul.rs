@@ -44,11 +44,14 @@ pub fn matmul(pool: &Pool, w: &QMatrix, x: &[f32], out: &mut [f32]) {
         {
             block_sums(isa, xt, st);
         }
-        let n8 = n.div_ceil(8) * 8;
-        transposed.resize(blocks * n8, 0.0);
-        for (t, st) in per_token.chunks_exact(blocks).enumerate() {
-            for (b, v) in st.iter().enumerate() {
-                transposed[b * n8 + t] = *v;
+        // Only the tiled path reads the transposed sums.
+        if n >= TILED_MIN_TOKENS {
+            let n8 = n.div_ceil(8) * 8;
+            transposed.resize(blocks * n8, 0.0);
+            for (t, st) in per_token.chunks_exact(blocks).enumerate() {
+                for (b, v) in st.iter().enumerate() {
+                    transposed[b * n8 + t] = *v;
+                }
             }
         }
         matmul_with(pool, w, x, (per_token, transposed), n, isa, out)

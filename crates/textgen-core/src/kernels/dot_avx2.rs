@@ -24,6 +24,20 @@ pub(super) unsafe fn f16_pair(p: *const u8) -> __m128 {
     _mm_cvtph_ps(_mm_cvtsi32_si128(std::ptr::read_unaligned(p as *const i32)))
 }
 
+/// How far ahead of the block being dotted the row kernels ask for weight bytes (`prefetch_ahead`).
+///
+/// Decode streams every weight once; on the machines measured (2-core Zen 3 VMs) the hardware prefetcher
+/// alone left the kernels waiting on memory: asking 4 KiB ahead made 1-thread decode ~20% faster and
+/// 2-thread decode ~30% faster (alternating A/B runs; 1-16 KiB all helped, 4 KiB best at 2 threads).
+const PREFETCH_AHEAD: usize = 4096;
+
+/// Asks for the cache line `PREFETCH_AHEAD` bytes past `p` (a hint: never faults, whatever the address).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) unsafe fn prefetch_ahead(p: *const u8) {
+    _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(PREFETCH_AHEAD) as *const i8);
+}
+
 /// The fixed reduction of an output's four accumulators.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -235,6 +249,7 @@ unsafe fn dot_with<const N: usize>(
 ) -> [f32; N] {
     let mut acc = [[_mm256_setzero_ps(); 4]; N];
     for (g, (at, sub)) in groups(ty, row).enumerate() {
+        prefetch_ahead(row.as_ptr().add(at));
         let w = unpack(row.as_ptr().add(at), sub);
         for j in 0..N {
             step32(&w, xs[j].as_ptr().add(g * 32), &mut acc[j]);

@@ -14,7 +14,9 @@
 //! - the result is `hsum(acc)`, plus `mt` for Q4_1 and Q5_1.
 
 // `f16_pair` gives a block's scale (lane 0) and min (lane 1; meaningless for the types without a min).
-use super::dot_avx2::{bits_to_bytes, bytes_to_f32, f16_pair as scales, hsum, nibble_bytes};
+use super::dot_avx2::{
+    bits_to_bytes, bytes_to_f32, f16_pair as scales, hsum, nibble_bytes, prefetch_ahead,
+};
 use crate::weights::GgmlType;
 use std::arch::x86_64::*;
 
@@ -194,6 +196,7 @@ unsafe fn dot_with<const N: usize, const MIN: bool>(
     let mut mt = [_mm_setzero_ps(); N];
     for b in 0..blocks {
         let p = row.as_ptr().add(b * bb);
+        prefetch_ahead(p);
         let dm = scales(p);
         let d = _mm256_broadcastss_ps(dm);
         let q = ints(s, p);

@@ -27,25 +27,41 @@ thread_local! {
 
 /// `out[t][r] = w.row(r) · x[t]` for every token row `t` of `x` (`x`: n × cols, `out`: n × rows).
 pub fn matmul(pool: &Pool, w: &QMatrix, x: &[f32], out: &mut [f32]) {
-    let n = x.len() / w.cols;
-    debug_assert_eq!(x.len(), n * w.cols);
-    debug_assert_eq!(out.len(), n * w.rows);
+    matmul_group(pool, [w], x, [out]);
+}
+
+/// [`matmul`] of each matrix of `ws` (all with the same columns) by the same activations into its `outs`.
+///
+/// With few tokens the row dots of all matrices are one pool job (a decode step issues hundreds of jobs;
+/// joining Q, K and V, or gate and up, saves their hand-overs and the wait for the slowest participant).
+/// Every output is the same as from its own `matmul`.
+pub fn matmul_group<const K: usize>(
+    pool: &Pool,
+    ws: [&QMatrix; K],
+    x: &[f32],
+    outs: [&mut [f32]; K],
+) {
+    let cols = ws[0].cols;
+    let n = x.len() / cols;
+    debug_assert_eq!(x.len(), n * cols);
+    for (w, out) in ws.iter().zip(&outs) {
+        debug_assert_eq!(w.cols, cols);
+        debug_assert_eq!(out.len(), n * w.rows);
+    }
     let isa = detect();
-    if !needs_block_sums(isa, w.ty) {
-        return matmul_with(pool, w, x, (&[], &[]), n, isa, out);
+    let tiled = isa == Isa::Avx2 && n >= TILED_MIN_TOKENS && cols % 32 == 0;
+    if !ws.iter().any(|w| needs_block_sums(isa, w.ty)) {
+        return matmul_with(pool, ws, x, (&[], &[]), n, tiled, isa, outs);
     }
     SUMS.with(|bufs| {
         let (per_token, transposed) = &mut *bufs.borrow_mut();
-        let blocks = w.cols / 32;
+        let blocks = cols / 32;
         per_token.resize(n * blocks, 0.0);
-        for (xt, st) in x
-            .chunks_exact(w.cols)
-            .zip(per_token.chunks_exact_mut(blocks))
-        {
+        for (xt, st) in x.chunks_exact(cols).zip(per_token.chunks_exact_mut(blocks)) {
             block_sums(isa, xt, st);
         }
         // Only the tiled path reads the transposed sums.
-        if n >= TILED_MIN_TOKENS {
+        if tiled {
             let n8 = n.div_ceil(8) * 8;
             transposed.resize(blocks * n8, 0.0);
             for (t, st) in per_token.chunks_exact(blocks).enumerate() {
@@ -54,61 +70,89 @@ pub fn matmul(pool: &Pool, w: &QMatrix, x: &[f32], out: &mut [f32]) {
                 }
             }
         }
-        matmul_with(pool, w, x, (per_token, transposed), n, isa, out)
+        matmul_with(pool, ws, x, (per_token, transposed), n, tiled, isa, outs)
     })
 }
 
-/// `matmul` given the activations' block sums (per token, and transposed with tokens padded to 8; both
-/// empty where the kernels do not read them).
-fn matmul_with(
+/// `matmul_group` given the activations' block sums (per token, and transposed with tokens padded to 8;
+/// both empty where the kernels do not read them).
+#[allow(clippy::too_many_arguments)]
+fn matmul_with<const K: usize>(
     pool: &Pool,
-    w: &QMatrix,
+    ws: [&QMatrix; K],
     x: &[f32],
     sums: (&[f32], &[f32]),
     n: usize,
+    tiled: bool,
     isa: Isa,
-    out: &mut [f32],
+    outs: [&mut [f32]; K],
 ) {
-    let optr = SyncPtr::new(out);
-    if isa == Isa::Avx2 && n >= TILED_MIN_TOKENS && w.cols % 32 == 0 {
-        #[cfg(target_arch = "x86_64")]
-        return match super::scaled_avx2::Scaled::of(w.ty) {
-            Some(s) => tiled_scaled(pool, w, s, x, n, sums.1, optr),
-            None => tiled(pool, w, x, n, optr),
-        };
+    let optrs = outs.map(SyncPtr::new);
+    #[cfg(target_arch = "x86_64")]
+    if tiled {
+        for (w, optr) in ws.into_iter().zip(optrs) {
+            match super::scaled_avx2::Scaled::of(w.ty) {
+                Some(s) => tiled_scaled(pool, w, s, x, n, sums.1, optr),
+                None => tiled_float(pool, w, x, n, optr),
+            }
+        }
+        return;
     }
-    let blocks = w.cols / 32;
-    pool.for_each_chunk(w.rows, ROW_TILE, &|_, rows| {
-        for t0 in (0..n).step_by(MAX_TOKENS) {
-            let t1 = (t0 + MAX_TOKENS).min(n);
-            let t = |j: usize| (t0 + j).min(t1 - 1);
-            let xs: [&[f32]; MAX_TOKENS] = std::array::from_fn(|j| &x[t(j) * w.cols..][..w.cols]);
-            let sx: [&[f32]; MAX_TOKENS] = std::array::from_fn(|j| {
-                sums.0
-                    .get(t(j) * blocks..(t(j) + 1) * blocks)
-                    .unwrap_or(&[])
-            });
-            let bytes = w.rows_bytes(rows.clone());
-            dot_rows(
-                isa,
-                w.ty,
-                bytes,
-                w.row_bytes(),
-                &xs[..t1 - t0],
-                &sx[..t1 - t0],
-                |i, o| {
-                    for (j, v) in o.iter().enumerate() {
-                        // SAFETY: row rows.start + i belongs to this chunk alone; (t0 + j) < n.
-                        unsafe { optr.slice((t0 + j) * w.rows + rows.start + i, 1)[0] = *v };
-                    }
-                },
-            );
+    let chunks = ws.map(|w| w.rows.div_ceil(ROW_TILE));
+    pool.for_each_chunk(chunks.iter().sum(), 1, &|_, cs| {
+        for c in cs {
+            // Chunk c is chunk `local` of matrix k.
+            let (mut k, mut local) = (0, c);
+            while local >= chunks[k] {
+                local -= chunks[k];
+                k += 1;
+            }
+            let w = ws[k];
+            let rows = local * ROW_TILE..((local + 1) * ROW_TILE).min(w.rows);
+            row_dots(w, x, sums.0, n, isa, optrs[k], rows);
         }
     });
 }
 
+/// The row-dot path for `rows` of `w`: each row unpacked in registers and dotted with up to
+/// `MAX_TOKENS` tokens at once, the results written to column `r` of every output row.
+fn row_dots(
+    w: &QMatrix,
+    x: &[f32],
+    sums: &[f32],
+    n: usize,
+    isa: Isa,
+    optr: SyncPtr<f32>,
+    rows: std::ops::Range<usize>,
+) {
+    let blocks = w.cols / 32;
+    for t0 in (0..n).step_by(MAX_TOKENS) {
+        let t1 = (t0 + MAX_TOKENS).min(n);
+        let t = |j: usize| (t0 + j).min(t1 - 1);
+        let xs: [&[f32]; MAX_TOKENS] = std::array::from_fn(|j| &x[t(j) * w.cols..][..w.cols]);
+        let sx: [&[f32]; MAX_TOKENS] =
+            std::array::from_fn(|j| sums.get(t(j) * blocks..(t(j) + 1) * blocks).unwrap_or(&[]));
+        let bytes = w.rows_bytes(rows.clone());
+        dot_rows(
+            isa,
+            w.ty,
+            bytes,
+            w.row_bytes(),
+            &xs[..t1 - t0],
+            &sx[..t1 - t0],
+            |i, o| {
+                for (j, v) in o.iter().enumerate() {
+                    // SAFETY: row rows.start + i belongs to this chunk alone; (t0 + j) < n.
+                    unsafe { optr.slice((t0 + j) * w.rows + rows.start + i, 1)[0] = *v };
+                }
+            },
+        );
+    }
+}
+
+/// The tiled path of the other types: each tile dequantized once into f32 (`dot_avx2`).
 #[cfg(target_arch = "x86_64")]
-fn tiled(pool: &Pool, w: &QMatrix, x: &[f32], n: usize, optr: SyncPtr<f32>) {
+fn tiled_float(pool: &Pool, w: &QMatrix, x: &[f32], n: usize, optr: SyncPtr<f32>) {
     pool.for_each_chunk(w.rows, TILED_ROWS, &|_, rows| {
         TILE.with(|tile| {
             let tile = &mut tile.borrow_mut().0;
@@ -270,6 +314,39 @@ mod tests {
                         "{ty} token {t} row {r}"
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn a_group_gives_each_matrix_its_own_result() {
+        let pool = Pool::new(2);
+        let cols = 256;
+        let ws = [
+            random_matrix(GgmlType::Q4_1, 37, cols, 1),
+            random_matrix(GgmlType::Q8_0, 5, cols, 2),
+            random_matrix(GgmlType::Q4K, 70, cols, 3),
+        ];
+        for n in [1, 2, 9] {
+            let x: Vec<f32> = (0..n * cols)
+                .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
+                .collect();
+            let alone: Vec<Vec<f32>> = ws
+                .iter()
+                .map(|w| {
+                    let mut o = vec![0f32; n * w.rows];
+                    matmul(&pool, w, &x, &mut o);
+                    o
+                })
+                .collect();
+            let mut outs: Vec<Vec<f32>> = ws.iter().map(|w| vec![0f32; n * w.rows]).collect();
+            let [a, b, c] = &mut outs[..] else {
+                unreachable!()
+            };
+            matmul_group(&pool, [&ws[0], &ws[1], &ws[2]], &x, [a, b, c]);
+            for (k, (g, o)) in outs.iter().zip(&alone).enumerate() {
+                let same = g.iter().zip(o).all(|(p, q)| p.to_bits() == q.to_bits());
+                assert!(same, "matrix {k}, {n} tokens");
             }
         }
     }

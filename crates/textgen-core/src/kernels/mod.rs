@@ -11,6 +11,6 @@ pub mod qmatrix;
 #[cfg(target_arch = "x86_64")]
 mod scaled_avx2;
 
-pub use matmul::matmul;
+pub use matmul::{matmul, matmul_group};
 pub use pool::Pool;
 pub use qmatrix::QMatrix;

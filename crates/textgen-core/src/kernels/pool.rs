@@ -20,6 +20,11 @@ const YIELDS: u32 = 1 << 10;
 
 type Job = *const (dyn Fn(usize) + Sync);
 
+/// A region's claim cursor on a cache line of its own: participants draining different regions then never
+/// invalidate each other's line (adjacent cursors cost ~7% of a 2-thread decode step in claims).
+#[repr(align(128))]
+struct Cursor(AtomicUsize);
+
 struct Shared {
     job: UnsafeCell<Option<Job>>,
     /// Job number << 1 | 1 while the job is open to workers.
@@ -99,12 +104,12 @@ impl Pool {
         let chunks = n.div_ceil(grain);
         let regions = self.threads.min(MAX_REGIONS).min(chunks.max(1));
         let bound = |k: usize| k * chunks / regions;
-        let cursors: [AtomicUsize; MAX_REGIONS] =
-            std::array::from_fn(|k| AtomicUsize::new(bound(k)));
+        let cursors: [Cursor; MAX_REGIONS] =
+            std::array::from_fn(|k| Cursor(AtomicUsize::new(bound(k))));
         let claim = |p: usize| {
             for k in (0..regions).map(|i| (p + i) % regions) {
                 loop {
-                    let c = cursors[k].fetch_add(1, Relaxed);
+                    let c = cursors[k].0.fetch_add(1, Relaxed);
                     if c >= bound(k + 1) {
                         break;
                     }

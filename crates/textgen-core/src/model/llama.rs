@@ -14,7 +14,7 @@ use super::ModelError;
 use crate::kernels::ops::{
     add_assign, add_bias, rms_norm, rope_angles, rope_halves, rope_interleaved, swiglu,
 };
-use crate::kernels::{matmul, Pool, QMatrix};
+use crate::kernels::{matmul, matmul_group, Pool, QMatrix};
 use crate::weights::{Gguf, TensorSet};
 
 struct Layer {
@@ -177,9 +177,8 @@ impl Llama {
         for (l, layer) in self.layers.iter().enumerate() {
             rms_norm(&s.x, &layer.attn_norm, c.rms_eps, &mut s.xn);
             let q = &mut s.q[..t_n * q_dim];
-            matmul(pool, &layer.wq, &s.xn, q);
-            matmul(pool, &layer.wk, &s.xn, &mut s.k);
-            matmul(pool, &layer.wv, &s.xn, &mut s.v);
+            let qkv = [&layer.wq, &layer.wk, &layer.wv];
+            matmul_group(pool, qkv, &s.xn, [&mut *q, &mut s.k, &mut s.v]);
             add_opt_bias(q, &layer.bq);
             add_opt_bias(&mut s.k, &layer.bk);
             add_opt_bias(&mut s.v, &layer.bv);
@@ -218,8 +217,8 @@ impl Llama {
             add_assign(&mut s.x, &s.xn);
 
             rms_norm(&s.x, &layer.ffn_norm, c.rms_eps, &mut s.xn);
-            matmul(pool, &layer.w_gate, &s.xn, &mut s.gate);
-            matmul(pool, &layer.w_up, &s.xn, &mut s.up);
+            let gate_up = [&layer.w_gate, &layer.w_up];
+            matmul_group(pool, gate_up, &s.xn, [&mut s.gate, &mut s.up]);
             swiglu(&mut s.gate, &s.up);
             matmul(pool, &layer.w_down, &s.gate, &mut s.xn);
             add_assign(&mut s.x, &s.xn);

@@ -17,6 +17,22 @@ src="$cache/llamacpp/llama_cpp_python-0.3.36/vendor/llama.cpp"
 bin="$src/build/bin"
 targets=(llama-bench llama-batched-bench llama-perplexity llama-completion llama-quantize)
 
+# Builds the targets into $1 (extra cmake arguments follow).
+build() {
+  local dir=$1
+  shift
+  cmake -S "$src" -B "$dir" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF \
+    -DLLAMA_BUILD_TESTS=OFF "$@" >/dev/null
+  cmake --build "$dir" -j"$(nproc)" --target "${targets[@]}" >/dev/null
+}
+
+# Whether the llama.cpp tools in $1 process a prompt on this machine.
+works() {
+  LD_LIBRARY_PATH="$1" "$1/llama-bench" -m "$model" -t 1 -p 16 -n 0 -r 1 >/dev/null 2>&1
+}
+
+model=models/SmolLM2-135M-Instruct.Q4_1.gguf
+scripts/fetch-default-model.sh
 need_build=0
 for t in "${targets[@]}"; do [ -x "$bin/$t" ] || need_build=1; done
 if [ "$need_build" = 1 ]; then
@@ -29,13 +45,24 @@ if [ "$need_build" = 1 ]; then
     tar xzf "$cache/llamacpp"/llama_cpp_python-0.3.36.tar.gz -C "$cache/llamacpp"
   fi
   echo "building llama.cpp (once; cached)..." >&2
-  cmake -S "$src" -B "$src/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF \
-    -DLLAMA_BUILD_TESTS=OFF >/dev/null
-  cmake --build "$src/build" -j"$(nproc)" --target "${targets[@]}" >/dev/null
+  build "$src/build"
+fi
+note="llama.cpp: native build (-DGGML_NATIVE=ON)"
+# The native build uses AMX where the CPU reports it. Some VMs report AMX without enabling its tile state: there
+# llama.cpp's AMX path dies with SIGILL at the first prompt (seen on the 2-core Xeon KVM guests, 2026-12), so
+# the comparison uses llama.cpp built without AMX (AVX-512 VNNI kernels, otherwise the same native build).
+if ! works "$bin"; then
+  noamx="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+  bin="$src/build-noamx/bin"
+  if ! works "$bin"; then
+    echo "llama.cpp's native build fails on this machine; building it without AMX (once; cached)..." >&2
+    build "$src/build-noamx" "-DCMAKE_C_FLAGS=$noamx" "-DCMAKE_CXX_FLAGS=$noamx"
+    works "$bin" || { echo "llama.cpp fails on this machine even without AMX" >&2; exit 1; }
+  fi
+  note="llama.cpp: native build without AMX ($noamx; the AMX build dies with SIGILL at prefill here)"
 fi
 
-scripts/fetch-default-model.sh
 cargo build --release --locked --quiet
 export LD_LIBRARY_PATH="$bin${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 exec python3 scripts/bench_vs_llamacpp.py --llama-bin "$bin" --textgen target/release/textgen \
-  --quant-dir "$cache/quants" "$@"
+  --quant-dir "$cache/quants" --note "$note" "$@"

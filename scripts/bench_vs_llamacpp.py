@@ -121,13 +121,17 @@ def main():
     p.add_argument("--threads", default="1,2")
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--quants", default="Q4_1")
+    p.add_argument("--note", default="")
     a = p.parse_args()
     b = Bench(a)
     threads = [int(x) for x in a.threads.split(",")]
     tmax = max(threads)
     tests = a.tests.split(",")
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.machine())
-    print(f"machine: {cpu}, {os.cpu_count()} cores; {datetime.date.today()}; {a.reps} alternating runs each (mean)\n")
+    out, _ = run([a.textgen, "bench", "-m", a.model, "-p", "8", "-n", "0", "-r", "1", "--json"])
+    isa = next((r["isa"] for r in jsonl(out) if "isa" in r), "?")
+    print(f"machine: {cpu}, {os.cpu_count()} cores; {datetime.date.today()}; {a.reps} alternating runs each (mean)")
+    print(f"textgen kernels: {isa}; {a.note}\n")
     print("| model | test | threads | llama.cpp | textgen | textgen / llama.cpp | better when |")
     print("|---|---|---|---|---|---|---|")
     for q in a.quants.split(","):

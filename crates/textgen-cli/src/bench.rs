@@ -128,6 +128,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
         return crate::bench_parallel::run(&e, &a.parallel, &sizes, a.json);
     }
     let threads = e.pool.threads();
+    let isa = textgen_core::kernels::dot::detect().name();
     let mut rows = Vec::new();
     let mut decode_step_us = None;
     for (kind, sizes) in [("pp", &a.prompt), ("tg", &a.gen)] {
@@ -188,7 +189,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
         for (test, mean, sd) in &rows {
             outln!(
                 "{}",
-                json!({"model": model, "threads": threads, "test": test, "t/s": mean, "stddev": sd})
+                json!({"model": model, "threads": threads, "isa": isa, "test": test, "t/s": mean, "stddev": sd})
             );
         }
         outln!(
@@ -204,9 +205,9 @@ pub fn run(a: Args) -> Result<(), Failure> {
             );
         }
     } else {
-        outln!("| model | threads | test | t/s |\n|---|---|---|---|");
+        outln!("| model | threads | isa | test | t/s |\n|---|---|---|---|---|");
         for (test, mean, sd) in &rows {
-            outln!("| {model} | {threads} | {test} | {mean:.2} ± {sd:.2} |");
+            outln!("| {model} | {threads} | {isa} | {test} | {mean:.2} ± {sd:.2} |");
         }
         let share = decode_step_us.map_or(String::new(), |d| {
             format!(" = {:.2}% of a decode step", 100.0 * all_us / d)

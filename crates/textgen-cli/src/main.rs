@@ -21,6 +21,7 @@ mod tokenize;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
+use textgen_core::kernels::dot::Isa;
 
 /// Fast CPU text generation with real language models (GGUF or Hugging Face safetensors), no Python, no GPU.
 #[derive(Parser)]
@@ -34,6 +35,30 @@ struct Cli {
     /// Diagnostics and the server's request log on stderr: plain text or JSON lines.
     #[arg(long, global = true, env = "TEXTGEN_LOG_FORMAT", value_enum, default_value_t = term::LogFormat::Text)]
     log_format: term::LogFormat,
+    /// The widest instruction set the kernels may use (default: the widest this CPU has).
+    #[arg(long, global = true, env = "TEXTGEN_ISA", value_enum)]
+    isa: Option<IsaArg>,
+}
+
+/// `--isa` values.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum IsaArg {
+    /// Portable code, no SIMD.
+    Scalar,
+    /// AVX2 + FMA + F16C.
+    Avx2,
+    /// AVX-512 (F, BW) matrix kernels.
+    Avx512,
+}
+
+impl From<IsaArg> for Isa {
+    fn from(a: IsaArg) -> Self {
+        match a {
+            IsaArg::Scalar => Isa::Scalar,
+            IsaArg::Avx2 => Isa::Avx2,
+            IsaArg::Avx512 => Isa::Avx512,
+        }
+    }
 }
 
 const EXAMPLES: &str = "Examples:
@@ -122,8 +147,8 @@ fn with_default_subcommand(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::O
     while let Some(a) = args.get(at).and_then(|a| a.to_str()) {
         match a {
             "-q" | "--quiet" => at += 1,
-            "--log-format" => at += 2,
-            _ if a.starts_with("--log-format=") => at += 1,
+            "--log-format" | "--isa" => at += 2,
+            _ if a.starts_with("--log-format=") || a.starts_with("--isa=") => at += 1,
             _ => break,
         }
     }
@@ -138,6 +163,9 @@ fn with_default_subcommand(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::O
 fn main() -> ExitCode {
     let cli = Cli::parse_from(with_default_subcommand(std::env::args_os().collect()));
     term::init(cli.quiet, cli.log_format);
+    if let Some(isa) = cli.isa {
+        textgen_core::kernels::dot::cap_isa(isa.into());
+    }
     // The server handles its own signals (graceful drain); every other command uses the simple handler.
     if !matches!(cli.command, Command::Serve(_)) {
         interrupt::install();
@@ -197,6 +225,14 @@ mod tests {
         assert_eq!(
             expand(&["t", "--quiet", "--help"]),
             ["t", "--quiet", "--help"]
+        );
+        assert_eq!(
+            expand(&["t", "--isa", "avx2", "hi"]),
+            ["t", "--isa", "avx2", "generate", "hi"]
+        );
+        assert_eq!(
+            expand(&["t", "--isa=scalar"]),
+            ["t", "--isa=scalar", "generate"]
         );
     }
 }

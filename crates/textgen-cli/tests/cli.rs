@@ -32,6 +32,34 @@ fn greedy_generation_prints_the_reference_text() {
 }
 
 #[test]
+fn every_instruction_set_gives_the_reference_text() {
+    // `--isa` caps the kernels (a CPU without AVX-512 runs its widest below the cap): each family of
+    // kernels computes the same greedy text.
+    for isa in ["scalar", "avx2", "avx512"] {
+        let o = with_model(&[
+            "--isa",
+            isa,
+            "Once upon a time, there was a little",
+            "--greedy",
+            "-n",
+            "12",
+        ]);
+        assert!(o.status.success(), "{isa}: {}", stderr(&o));
+        let out = String::from_utf8(o.stdout).unwrap();
+        assert!(
+            out.starts_with(" girl named Emma who loved to play in the sun."),
+            "{isa}: {out:?}"
+        );
+    }
+    let o = with_model(&["bench", "--isa", "scalar", "-p", "8", "-n", "2", "-r", "1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("| scalar | tg2 |"));
+    let o = with_model(&["--isa", "sse9", "hi"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--isa"), "{}", stderr(&o));
+}
+
+#[test]
 fn generate_subcommand_echo_and_verbose_timings() {
     let o = with_model(&[
         "generate", "Hello", "--echo", "-n", "4", "--seed", "1", "-v",

@@ -26,7 +26,7 @@ pub struct Request {
 pub fn request(c: u32, k: u32, max_tokens: u32) -> Request {
     let i = (c as usize * 7 + k as usize * 3) % PROMPTS.len();
     let n = 8 + (c * 13 + k * 5) % (max_tokens - 7);
-    let mut body = if (c + k) % 2 == 0 {
+    let mut body = if (c + k).is_multiple_of(2) {
         json!({"messages": [{"role": "user", "content": PROMPTS[i]}]})
     } else {
         json!({"prompt": PROMPTS[i]})
@@ -34,7 +34,7 @@ pub fn request(c: u32, k: u32, max_tokens: u32) -> Request {
     body["stream"] = json!(true);
     body["max_tokens"] = json!(n);
     body["seed"] = json!(c * 1000 + k);
-    if k % 3 == 0 {
+    if k.is_multiple_of(3) {
         body["temperature"] = json!(0);
     } else {
         body["temperature"] = json!(0.8);

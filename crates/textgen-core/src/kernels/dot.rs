@@ -15,37 +15,96 @@ use super::scaled_avx2::Scaled;
 pub const MAX_TOKENS: usize = 3;
 
 /// Which instruction set the kernels use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Isa {
     /// Portable Rust, any CPU.
     Scalar,
     /// x86-64 AVX2 + FMA + F16C.
     Avx2,
+    /// x86-64 AVX-512 F + BW besides AVX2 + FMA + F16C: the matrix kernels of `dot_avx512`; everything else
+    /// runs the AVX2 kernels.
+    Avx512,
 }
 
-/// The best instruction set this CPU supports (checked once; `TEXTGEN_NO_SIMD` forces scalar).
+impl Isa {
+    /// Every instruction set, narrowest first.
+    pub const ALL: [Isa; 3] = [Isa::Scalar, Isa::Avx2, Isa::Avx512];
+
+    /// Its name, as `--isa` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Scalar => "scalar",
+            Isa::Avx2 => "avx2",
+            Isa::Avx512 => "avx512",
+        }
+    }
+
+    /// Whether this CPU runs the kernels of `self`.
+    pub fn supported(self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let avx2 = is_x86_feature_detected!("avx2")
+                && is_x86_feature_detected!("fma")
+                && is_x86_feature_detected!("f16c");
+            match self {
+                Isa::Scalar => true,
+                Isa::Avx2 => avx2,
+                Isa::Avx512 => {
+                    avx2 && is_x86_feature_detected!("avx512f")
+                        && is_x86_feature_detected!("avx512bw")
+                }
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            self == Isa::Scalar
+        }
+    }
+}
+
+/// The most `detect` may choose (set once, before the first `detect`).
+static CAP: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
+
+/// Caps the instruction set `detect` chooses (`--isa`); only the first call before any `detect` counts.
+pub fn cap_isa(cap: Isa) {
+    let _ = CAP.set(cap);
+}
+
+/// The instruction sets this CPU runs, narrowest first (tests check each one's kernels).
+pub fn available() -> Vec<Isa> {
+    Isa::ALL.into_iter().filter(|i| i.supported()).collect()
+}
+
+/// The widest instruction set this CPU runs, at most the cap of [`cap_isa`] (checked once).
 pub fn detect() -> Isa {
     static ISA: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
     *ISA.get_or_init(|| {
-        #[cfg(target_arch = "x86_64")]
-        if std::env::var_os("TEXTGEN_NO_SIMD").is_none()
-            && is_x86_feature_detected!("avx2")
-            && is_x86_feature_detected!("fma")
-            && is_x86_feature_detected!("f16c")
-        {
-            return Isa::Avx2;
-        }
-        Isa::Scalar
+        let cap = *CAP.get_or_init(|| Isa::Avx512);
+        available()
+            .into_iter()
+            .filter(|i| *i <= cap)
+            .max()
+            .unwrap_or(Isa::Scalar)
     })
 }
 
-/// Whether `isa`'s kernels for `ty` read the activations' per-block sums (see [`block_sums`]).
-pub fn needs_block_sums(isa: Isa, ty: GgmlType) -> bool {
+/// Whether the AVX-512 matrix kernels compute a matrix of `cols` columns on `isa`.
+pub fn wide(isa: Isa, cols: usize) -> bool {
     #[cfg(target_arch = "x86_64")]
-    if isa == Isa::Avx2 {
+    if isa == Isa::Avx512 {
+        return super::dot_avx512::handles(cols);
+    }
+    let _ = (isa, cols);
+    false
+}
+
+/// Whether `isa`'s kernels for `ty` read the activations' per-block sums (see [`block_sums`]).
+pub fn needs_block_sums(isa: Isa, ty: GgmlType, cols: usize) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if isa >= Isa::Avx2 && !wide(isa, cols) {
         return Scaled::of(ty).is_some_and(Scaled::has_min);
     }
-    let _ = (isa, ty);
+    let _ = (isa, ty, cols);
     false
 }
 
@@ -54,8 +113,8 @@ pub fn needs_block_sums(isa: Isa, ty: GgmlType) -> bool {
 pub fn block_sums(isa: Isa, x: &[f32], out: &mut [f32]) {
     match isa {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `Isa::Avx2` is only returned by `detect` when the CPU has AVX2, FMA and F16C.
-        Isa::Avx2 => unsafe { super::scaled_avx2::block_sums(x, out) },
+        // SAFETY: `Isa::Avx2` and wider are only chosen when the CPU has AVX2, FMA and F16C.
+        Isa::Avx2 | Isa::Avx512 => unsafe { super::scaled_avx2::block_sums(x, out) },
         _ => {
             for (o, c) in out.iter_mut().zip(x.chunks_exact(32)) {
                 *o = c.iter().sum();
@@ -75,14 +134,19 @@ pub fn dot_row(
     sums: &[&[f32]],
     out: &mut [f32; MAX_TOKENS],
 ) {
+    let cols = row.len() / ty.block_bytes() * ty.block_elems();
     macro_rules! go {
         ($n:literal) => {{
             let x: [&[f32]; $n] = std::array::from_fn(|j| xs[j]);
             let res: [f32; $n] = match isa {
                 #[cfg(target_arch = "x86_64")]
-                // SAFETY: `Isa::Avx2` is only returned by `detect` when the CPU has AVX2, FMA and F16C; the
+                // SAFETY: `Isa::Avx512` is only chosen when the CPU has AVX-512 F and BW besides AVX2, FMA
+                // and F16C; `wide` checked the row is whole groups.
+                Isa::Avx512 if wide(isa, cols) => unsafe { super::dot_avx512::dot::<$n>(ty, row, x) },
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: `Isa::Avx2` and wider are only chosen when the CPU has AVX2, FMA and F16C; the
                 // sums cover every block where the kernel reads them (the caller's contract).
-                Isa::Avx2 => unsafe {
+                Isa::Avx2 | Isa::Avx512 => unsafe {
                     match Scaled::of(ty) {
                         Some(s) => {
                             let sx = |j: usize| sums.get(j).map_or(&[][..], |v| *v);
@@ -115,29 +179,33 @@ pub fn dot_rows(
     mut store: impl FnMut(usize, &[f32]),
 ) {
     #[cfg(target_arch = "x86_64")]
-    if let (Isa::Avx2, Some(s)) = (isa, Scaled::of(ty)) {
-        let sx = |j: usize| sums.get(j).map_or(&[][..], |v| *v);
+    {
+        let cols = row_bytes / ty.block_bytes() * ty.block_elems();
+        let sx: [&[f32]; MAX_TOKENS] = std::array::from_fn(|j| sums.get(j).map_or(&[][..], |v| *v));
         macro_rules! go {
             ($n:literal) => {{
                 let x: [&[f32]; $n] = std::array::from_fn(|j| xs[j]);
-                // SAFETY: `Isa::Avx2` is only returned by `detect` when the CPU has AVX2, FMA and F16C.
-                unsafe {
-                    super::scaled_avx2::dot_rows::<$n>(
-                        s,
-                        rows,
-                        row_bytes,
-                        x,
-                        std::array::from_fn(sx),
-                        &mut store,
-                    )
+                let sums: [&[f32]; $n] = std::array::from_fn(|j| sx[j]);
+                if wide(isa, cols) {
+                    // SAFETY: `Isa::Avx512` is only chosen when the CPU has AVX-512 F and BW besides AVX2,
+                    // FMA and F16C; `wide` checked the rows are whole groups.
+                    return unsafe {
+                        super::dot_avx512::dot_rows::<$n>(ty, rows, row_bytes, x, &mut store)
+                    };
+                }
+                if let (Isa::Avx2 | Isa::Avx512, Some(s)) = (isa, Scaled::of(ty)) {
+                    // SAFETY: `Isa::Avx2` and wider are only chosen when the CPU has AVX2, FMA and F16C.
+                    return unsafe {
+                        super::scaled_avx2::dot_rows::<$n>(s, rows, row_bytes, x, sums, &mut store)
+                    };
                 }
             }};
         }
-        return match xs.len() {
+        match xs.len() {
             1 => go!(1),
             2 => go!(2),
             _ => go!(3),
-        };
+        }
     }
     for (i, row) in rows.chunks_exact(row_bytes).enumerate() {
         let mut out = [0f32; MAX_TOKENS];
@@ -201,8 +269,8 @@ pub fn dot_f32_scalar(a: &[f32], b: &[f32]) -> f32 {
 pub fn dot_f32(isa: Isa, a: &[f32], b: &[f32]) -> f32 {
     match isa {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: see `dot_rows`.
-        Isa::Avx2 => unsafe { super::dot_avx2::dot_f32(a, b) },
+        // SAFETY: `Isa::Avx2` and wider are only chosen when the CPU has AVX2, FMA and F16C.
+        Isa::Avx2 | Isa::Avx512 => unsafe { super::dot_avx2::dot_f32(a, b) },
         _ => dot_f32_scalar(a, b),
     }
 }
@@ -213,8 +281,8 @@ pub fn head_scores(isa: Isa, q: &[f32], keys: &[f32], stride: usize, scale: f32,
     assert!(out.is_empty() || (out.len() - 1) * stride + hd <= keys.len());
     match isa {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: see `dot_rows`; the bounds were checked above.
-        Isa::Avx2 => unsafe { super::dot_avx2::scores(q, keys, stride, scale, out) },
+        // SAFETY: AVX2, FMA and F16C as in `dot_f32`; the bounds were checked above.
+        Isa::Avx2 | Isa::Avx512 => unsafe { super::dot_avx2::scores(q, keys, stride, scale, out) },
         _ => {
             for (i, s) in out.iter_mut().enumerate() {
                 *s = dot_f32_scalar(q, &keys[i * stride..][..hd]) * scale;
@@ -230,8 +298,8 @@ pub fn head_sum(isa: Isa, w: &[f32], values: &[f32], stride: usize, out: &mut [f
     assert!(w.is_empty() || (w.len() - 1) * stride + hd <= values.len());
     match isa {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: see `dot_rows`; the bounds were checked above.
-        Isa::Avx2 => unsafe { super::dot_avx2::weighted_sum(w, values, stride, out) },
+        // SAFETY: AVX2, FMA and F16C as in `dot_f32`; the bounds were checked above.
+        Isa::Avx2 | Isa::Avx512 => unsafe { super::dot_avx2::weighted_sum(w, values, stride, out) },
         _ => {
             out.fill(0.0);
             for (i, &wi) in w.iter().enumerate() {
@@ -246,8 +314,8 @@ pub fn head_sum(isa: Isa, w: &[f32], values: &[f32], stride: usize, out: &mut [f
 pub fn axpy(isa: Isa, a: f32, x: &[f32], y: &mut [f32]) {
     match isa {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: see `dot_rows`.
-        Isa::Avx2 => unsafe { super::dot_avx2::axpy(a, x, y) },
+        // SAFETY: `Isa::Avx2` and wider are only chosen when the CPU has AVX2, FMA and F16C.
+        Isa::Avx2 | Isa::Avx512 => unsafe { super::dot_avx2::axpy(a, x, y) },
         _ => {
             for (yi, xi) in y.iter_mut().zip(x) {
                 *yi += a * xi;
@@ -281,7 +349,7 @@ mod tests {
         xs.iter()
             .map(|x| {
                 let mut s = vec![0f32; x.len() / 32];
-                if needs_block_sums(isa, ty) {
+                if needs_block_sums(isa, ty, x.len()) {
                     block_sums(isa, x, &mut s);
                 }
                 s
@@ -332,7 +400,7 @@ mod tests {
                 .iter()
                 .map(|x| w.iter().zip(x).map(|(a, b)| *a as f64 * *b as f64).sum())
                 .collect();
-            for isa in [Isa::Scalar, detect()] {
+            for isa in available() {
                 let refs: Vec<&[f32]> = xs.iter().map(|v| v.as_slice()).collect();
                 let sums = sums_of(isa, ty, &xs);
                 let sum_refs: Vec<&[f32]> = sums.iter().map(|v| v.as_slice()).collect();
@@ -356,33 +424,45 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn simd_unpacking_equals_the_reference_dequantizer() {
-        if detect() != Isa::Avx2 {
-            return;
-        }
         let mut rng = Lcg(5);
         for ty in GgmlType::ALL {
             let cols = 1024;
             let row = random_row(ty, cols / ty.block_elems(), &mut rng);
-            let (mut want, mut got) = (vec![0f32; cols], vec![0f32; cols]);
+            let mut want = vec![0f32; cols];
             dequantize(ty, &row, &mut want);
-            // SAFETY: detect() found AVX2, FMA and F16C.
-            unsafe { super::super::dot_avx2::dequantize_row(ty, &row, &mut got) };
-            if let Some(s) = Scaled::of(ty) {
-                // The block-scaled kernels' integers, scales and mins, combined as the reference does.
-                let blocks = cols / 32;
-                let (mut q, mut d, mut m) =
-                    (vec![0f32; cols], vec![0f32; blocks], vec![0f32; blocks]);
-                // SAFETY: as above.
-                unsafe { super::super::scaled_avx2::unpack_row(s, &row, &mut q, &mut d, &mut m) };
-                for (k, g) in got.iter_mut().enumerate() {
-                    *g = q[k] * d[k / 32];
-                    if s.has_min() {
-                        *g += m[k / 32];
+            let mut unpacked: Vec<(Isa, Vec<f32>)> = Vec::new();
+            if Isa::Avx2.supported() {
+                let mut got = vec![0f32; cols];
+                // SAFETY: the CPU has AVX2, FMA and F16C.
+                unsafe { super::super::dot_avx2::dequantize_row(ty, &row, &mut got) };
+                if let Some(s) = Scaled::of(ty) {
+                    // The block-scaled kernels' integers, scales and mins, combined as the reference does.
+                    let blocks = cols / 32;
+                    let (mut q, mut d, mut m) =
+                        (vec![0f32; cols], vec![0f32; blocks], vec![0f32; blocks]);
+                    // SAFETY: as above.
+                    unsafe {
+                        super::super::scaled_avx2::unpack_row(s, &row, &mut q, &mut d, &mut m)
+                    };
+                    for (k, g) in got.iter_mut().enumerate() {
+                        *g = q[k] * d[k / 32];
+                        if s.has_min() {
+                            *g += m[k / 32];
+                        }
                     }
                 }
+                unpacked.push((Isa::Avx2, got));
             }
-            for (k, (w, g)) in want.iter().zip(&got).enumerate() {
-                assert_eq!(w.to_bits(), g.to_bits(), "{ty} [{k}]: {w} vs {g}");
+            if Isa::Avx512.supported() {
+                let mut got = vec![0f32; cols];
+                // SAFETY: the CPU has AVX-512 F and BW, AVX2, FMA and F16C; 1024 columns are whole groups.
+                unsafe { super::super::dot_avx512::dequantize_row(ty, &row, &mut got) };
+                unpacked.push((Isa::Avx512, got));
+            }
+            for (isa, got) in unpacked {
+                for (k, (w, g)) in want.iter().zip(&got).enumerate() {
+                    assert_eq!(w.to_bits(), g.to_bits(), "{ty} {isa:?} [{k}]: {w} vs {g}");
+                }
             }
         }
     }
@@ -391,27 +471,30 @@ mod tests {
     fn group_size_never_changes_a_result() {
         let mut rng = Lcg(11);
         for ty in GgmlType::ALL {
-            let cols = 256;
+            // An odd number of 32-column groups where the type allows it (the last group's path).
+            let cols = if ty.block_elems() <= 32 { 224 } else { 256 };
             let row = random_row(ty, cols / ty.block_elems(), &mut rng);
             let xs: Vec<Vec<f32>> = (0..MAX_TOKENS)
                 .map(|_| (0..cols).map(|_| rng.f()).collect())
                 .collect();
             let refs: Vec<&[f32]> = xs.iter().map(|v| v.as_slice()).collect();
-            let sums = sums_of(detect(), ty, &xs);
-            let sum_refs: Vec<&[f32]> = sums.iter().map(|v| v.as_slice()).collect();
-            let mut all = [0f32; MAX_TOKENS];
-            dot_row(detect(), ty, &row, &refs, &sum_refs, &mut all);
-            for j in 0..MAX_TOKENS {
-                let mut one = [0f32; MAX_TOKENS];
-                dot_row(
-                    detect(),
-                    ty,
-                    &row,
-                    &refs[j..j + 1],
-                    &sum_refs[j..j + 1],
-                    &mut one,
-                );
-                assert_eq!(one[0].to_bits(), all[j].to_bits(), "{ty} token {j}");
+            for isa in available() {
+                let sums = sums_of(isa, ty, &xs);
+                let sum_refs: Vec<&[f32]> = sums.iter().map(|v| v.as_slice()).collect();
+                let mut all = [0f32; MAX_TOKENS];
+                dot_row(isa, ty, &row, &refs, &sum_refs, &mut all);
+                for j in 0..MAX_TOKENS {
+                    let mut one = [0f32; MAX_TOKENS];
+                    dot_row(
+                        isa,
+                        ty,
+                        &row,
+                        &refs[j..j + 1],
+                        &sum_refs[j..j + 1],
+                        &mut one,
+                    );
+                    assert_eq!(one[0].to_bits(), all[j].to_bits(), "{ty} {isa:?} token {j}");
+                }
             }
         }
     }
@@ -424,7 +507,7 @@ mod tests {
             let q: Vec<f32> = (0..hd).map(|_| rng.f()).collect();
             let kv: Vec<f32> = (0..n * stride).map(|_| rng.f()).collect();
             let w: Vec<f32> = (0..n).map(|_| rng.f()).collect();
-            for isa in [Isa::Scalar, detect()] {
+            for isa in available() {
                 let mut got = vec![0f32; n];
                 head_scores(isa, &q, &kv, stride, 0.125, &mut got);
                 let mut sum = vec![0f32; hd];
@@ -457,13 +540,15 @@ mod tests {
         let a: Vec<f32> = (0..77).map(|_| rng.f()).collect();
         let b: Vec<f32> = (0..77).map(|_| rng.f()).collect();
         let want: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
-        assert!((dot_f32(detect(), &a, &b) - want).abs() < 1e-4);
-        let mut y1 = b.clone();
-        let mut y2 = b.clone();
-        axpy(Isa::Scalar, 0.5, &a, &mut y1);
-        axpy(detect(), 0.5, &a, &mut y2);
-        for (p, q) in y1.iter().zip(&y2) {
-            assert!((p - q).abs() < 1e-6);
+        for isa in available() {
+            assert!((dot_f32(isa, &a, &b) - want).abs() < 1e-4, "{isa:?}");
+            let mut y1 = b.clone();
+            let mut y2 = b.clone();
+            axpy(Isa::Scalar, 0.5, &a, &mut y1);
+            axpy(isa, 0.5, &a, &mut y2);
+            for (p, q) in y1.iter().zip(&y2) {
+                assert!((p - q).abs() < 1e-6, "{isa:?}");
+            }
         }
     }
 }

@@ -130,43 +130,56 @@ pub(super) unsafe fn nibble_bytes(p: *const u8) -> __m256i {
     )
 }
 
+/// The scale and min of group `sub` (0..8) of a Q4_K or Q5_K super-block at `p`: `(d·scale, dmin·min)`.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) unsafe fn qk_scale_min(p: *const u8, sub: usize) -> (f32, f32) {
+    let dm = f16_pair(p);
+    let (d, dmin) = (_mm_cvtss_f32(dm), _mm_cvtss_f32(_mm_movehdup_ps(dm)));
+    let (sc, mn) = k_scale_min(sub, std::slice::from_raw_parts(p.add(4), 12));
+    (d * sc as f32, dmin * mn as f32)
+}
+
+/// The 32 integers of group `sub` (0..8) of a Q4_K or (with `Q5K`) Q5_K super-block at `p`, one byte each.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) unsafe fn qk_ints<const Q5K: bool>(p: *const u8, sub: usize) -> __m256i {
+    let qs = if Q5K { 48 } else { 16 };
+    let q = _mm256_loadu_si256(p.add(qs + 32 * (sub / 2)) as *const __m256i);
+    let q = if sub.is_multiple_of(2) {
+        q
+    } else {
+        _mm256_srli_epi16(q, 4)
+    };
+    let q = _mm256_and_si256(q, _mm256_set1_epi8(0x0F));
+    if !Q5K {
+        return q;
+    }
+    // Bit `sub` of each of the 32 qh bytes is the element's fifth bit.
+    let qh = _mm256_loadu_si256(p.add(16) as *const __m256i);
+    let bit = _mm256_set1_epi8((1u8 << sub) as i8);
+    let set = _mm256_cmpeq_epi8(_mm256_and_si256(qh, bit), bit);
+    _mm256_or_si256(q, _mm256_and_si256(set, _mm256_set1_epi8(0x10)))
+}
+
 /// Exact f32 weights of group `sub` (0..8) of a Q4_K or (with `Q5K`) Q5_K super-block:
 /// `(d·scale)·q - dmin·min`.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn unpack_qk<const Q5K: bool>(p: *const u8, sub: usize) -> [__m256; 4] {
-    let dm = f16_pair(p);
-    let (d, dmin) = (_mm_cvtss_f32(dm), _mm_cvtss_f32(_mm_movehdup_ps(dm)));
-    let (sc, mn) = k_scale_min(sub, std::slice::from_raw_parts(p.add(4), 12));
-    let (ds, ms) = (
-        _mm256_set1_ps(d * sc as f32),
-        _mm256_set1_ps(dmin * mn as f32),
-    );
-    let qs = if Q5K { 48 } else { 16 };
-    let q = _mm256_loadu_si256(p.add(qs + 32 * (sub / 2)) as *const __m256i);
-    let q = if sub % 2 == 0 {
-        q
-    } else {
-        _mm256_srli_epi16(q, 4)
-    };
-    let mut q = _mm256_and_si256(q, _mm256_set1_epi8(0x0F));
-    if Q5K {
-        // Bit `sub` of each of the 32 qh bytes is the element's fifth bit.
-        let qh = _mm256_loadu_si256(p.add(16) as *const __m256i);
-        let bit = _mm256_set1_epi8((1u8 << sub) as i8);
-        let set = _mm256_cmpeq_epi8(_mm256_and_si256(qh, bit), bit);
-        q = _mm256_or_si256(q, _mm256_and_si256(set, _mm256_set1_epi8(0x10)));
-    }
-    bytes_to_f32::<false>(q).map(|v| _mm256_sub_ps(_mm256_mul_ps(ds, v), ms))
+    let (ds, ms) = qk_scale_min(p, sub);
+    let (ds, ms) = (_mm256_set1_ps(ds), _mm256_set1_ps(ms));
+    bytes_to_f32::<false>(qk_ints::<Q5K>(p, sub)).map(|v| _mm256_sub_ps(_mm256_mul_ps(ds, v), ms))
 }
 
-/// Exact f32 weights of group `sub` (0..8) of a Q6_K super-block: `(d·scale)·(q - 32)`.
+/// The 32 integers `q - 32` of group `sub` (0..8) of a Q6_K super-block at `p`, one signed byte each, and the
+/// scales `d·scale` of their two halves.
 ///
 /// Elements 128h + 32k + l (k = 0..4, l = 0..32): low 4 bits from ql[64h + 32(k % 2) + l] (the low nibble for
 /// k < 2), high 2 bits from qh[32h + l] >> 2k; scale sc[8h + 2k + l / 16].
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn unpack_q6k(p: *const u8, sub: usize) -> [__m256; 4] {
+pub(super) unsafe fn q6k_ints(p: *const u8, sub: usize) -> (__m256i, [f32; 2]) {
     let (h, k) = (sub / 4, sub % 4);
     let ql = _mm256_loadu_si256(p.add(64 * h + 32 * (k % 2)) as *const __m256i);
     let ql = if k < 2 { ql } else { _mm256_srli_epi16(ql, 4) };
@@ -183,8 +196,16 @@ unsafe fn unpack_q6k(p: *const u8, sub: usize) -> [__m256; 4] {
     // The scale is the block's last 2 bytes: read exactly those.
     let d16 = std::ptr::read_unaligned(p.add(208) as *const u16);
     let d = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(d16))));
-    let sc = |i: usize| _mm256_set1_ps(d * (*p.add(192 + 8 * h + 2 * k + i) as i8) as f32);
-    let (s0, s1) = (sc(0), sc(1));
+    let sc = |i: usize| d * (*p.add(192 + 8 * h + 2 * k + i) as i8) as f32;
+    (q, [sc(0), sc(1)])
+}
+
+/// Exact f32 weights of group `sub` (0..8) of a Q6_K super-block: `(d·scale)·(q - 32)`.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn unpack_q6k(p: *const u8, sub: usize) -> [__m256; 4] {
+    let (q, [s0, s1]) = q6k_ints(p, sub);
+    let (s0, s1) = (_mm256_set1_ps(s0), _mm256_set1_ps(s1));
     let v = bytes_to_f32::<true>(q);
     [
         _mm256_mul_ps(s0, v[0]),

@@ -2,11 +2,11 @@
 //!
 //! Few tokens (decode): each weight row is unpacked in registers and dotted with up to three tokens at once.
 //! Many tokens (prefill): a tile of rows is unpacked once into a cache-resident f32 buffer and a register-
-//! blocked micro-kernel reuses it for every token. Both paths give bit-identical results (see `dot_avx2`
-//! and, for Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q8_0, `scaled_avx2`, whose Q4_1 / Q5_1 kernels also read each token's
-//! block sums).
+//! blocked micro-kernel reuses it for every token. Both paths give bit-identical results (see `dot_avx512`
+//! on AVX-512 CPUs; else `dot_avx2` and, for Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q8_0, `scaled_avx2`, whose Q4_1 /
+//! Q5_1 kernels also read each token's block sums).
 
-use super::dot::{block_sums, detect, dot_rows, needs_block_sums, Isa, MAX_TOKENS};
+use super::dot::{block_sums, detect, dot_rows, needs_block_sums, wide, Isa, MAX_TOKENS};
 use super::pool::{Pool, SyncPtr};
 use super::qmatrix::QMatrix;
 use std::cell::RefCell;
@@ -41,6 +41,17 @@ pub fn matmul_group<const K: usize>(
     x: &[f32],
     outs: [&mut [f32]; K],
 ) {
+    matmul_group_on(detect(), pool, ws, x, outs);
+}
+
+/// [`matmul_group`] with the kernels of `isa` (one of [`super::dot::available`]).
+pub fn matmul_group_on<const K: usize>(
+    isa: Isa,
+    pool: &Pool,
+    ws: [&QMatrix; K],
+    x: &[f32],
+    outs: [&mut [f32]; K],
+) {
     let cols = ws[0].cols;
     let n = x.len() / cols;
     debug_assert_eq!(x.len(), n * cols);
@@ -48,9 +59,8 @@ pub fn matmul_group<const K: usize>(
         debug_assert_eq!(w.cols, cols);
         debug_assert_eq!(out.len(), n * w.rows);
     }
-    let isa = detect();
-    let tiled = isa == Isa::Avx2 && n >= TILED_MIN_TOKENS && cols % 32 == 0;
-    if !ws.iter().any(|w| needs_block_sums(isa, w.ty)) {
+    let tiled = isa != Isa::Scalar && n >= TILED_MIN_TOKENS && cols.is_multiple_of(32);
+    if !ws.iter().any(|w| needs_block_sums(isa, w.ty, cols)) {
         return matmul_with(pool, ws, x, (&[], &[]), n, tiled, isa, outs);
     }
     SUMS.with(|bufs| {
@@ -92,8 +102,8 @@ fn matmul_with<const K: usize>(
     if tiled {
         for (w, optr) in ws.into_iter().zip(optrs) {
             match super::scaled_avx2::Scaled::of(w.ty) {
-                Some(s) => tiled_scaled(pool, w, s, x, n, sums.1, optr),
-                None => tiled_float(pool, w, x, n, optr),
+                Some(s) if !wide(isa, w.cols) => tiled_scaled(pool, w, s, x, n, sums.1, optr),
+                _ => tiled_exact(pool, w, x, n, wide(isa, w.cols), optr),
             }
         }
         return;
@@ -150,34 +160,35 @@ fn row_dots(
     }
 }
 
-/// The tiled path of the other types: each tile dequantized once into f32 (`dot_avx2`).
+/// The tiled path of exact weights: each tile dequantized once into f32 (`dot_avx512` where `wide`, else
+/// `dot_avx2`), then multiplied by every token.
 #[cfg(target_arch = "x86_64")]
-fn tiled_float(pool: &Pool, w: &QMatrix, x: &[f32], n: usize, optr: SyncPtr<f32>) {
+fn tiled_exact(pool: &Pool, w: &QMatrix, x: &[f32], n: usize, wide: bool, optr: SyncPtr<f32>) {
+    use super::{dot_avx2, dot_avx512};
     pool.for_each_chunk(w.rows, TILED_ROWS, &|_, rows| {
         TILE.with(|tile| {
             let tile = &mut tile.borrow_mut().0;
             tile.resize(TILED_ROWS * w.cols, 0.0);
             for (i, r) in rows.clone().enumerate() {
-                // SAFETY: `detect` returned Avx2, so the CPU has the features these kernels need.
+                let out = &mut tile[i * w.cols..(i + 1) * w.cols];
+                // SAFETY: the caller's ISA (AVX2, or AVX-512 where `wide`) was chosen for this CPU, so it has
+                // the features these kernels need; `wide` also means whole 32-column groups.
                 unsafe {
-                    super::dot_avx2::dequantize_row(
-                        w.ty,
-                        w.row(r),
-                        &mut tile[i * w.cols..(i + 1) * w.cols],
-                    )
+                    if wide {
+                        dot_avx512::dequantize_row(w.ty, w.row(r), out)
+                    } else {
+                        dot_avx2::dequantize_row(w.ty, w.row(r), out)
+                    }
                 };
             }
             // SAFETY: as above; this chunk alone writes columns rows.start..rows.end of every output row.
             unsafe {
-                super::dot_avx2::gemm_tile(
-                    tile,
-                    rows.len(),
-                    w.cols,
-                    x,
-                    n,
-                    optr.slice(rows.start, 0).as_mut_ptr(),
-                    w.rows,
-                )
+                let out = optr.slice(rows.start, 0).as_mut_ptr();
+                if wide {
+                    dot_avx512::gemm_tile(tile, rows.len(), w.cols, x, n, out, w.rows)
+                } else {
+                    dot_avx2::gemm_tile(tile, rows.len(), w.cols, x, n, out, w.rows)
+                }
             };
         });
     });
@@ -204,7 +215,7 @@ fn tiled_scaled(
             let (d, m) = dm.split_at_mut(TILED_ROWS * blocks);
             for (i, r) in rows.clone().enumerate() {
                 let span = i * blocks..(i + 1) * blocks;
-                // SAFETY: `detect` returned Avx2, so the CPU has the features these kernels need.
+                // SAFETY: the caller's ISA (AVX2 or wider) was chosen for this CPU, so it has AVX2, FMA and F16C.
                 unsafe {
                     unpack_row(
                         s,
@@ -242,6 +253,7 @@ fn tiled_scaled(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::dot::available;
     use crate::weights::{Blob, GgmlType, Gguf};
 
     /// A matrix of `rows` random rows of `ty`, via a one-tensor GGUF image.
@@ -284,7 +296,7 @@ mod tests {
         img.extend((rows as u64).to_le_bytes());
         img.extend(ty.id().to_le_bytes());
         img.extend(0u64.to_le_bytes());
-        while img.len() % 32 != 0 {
+        while !img.len().is_multiple_of(32) {
             img.push(0);
         }
         img.extend(data);
@@ -295,24 +307,35 @@ mod tests {
     #[test]
     fn batching_never_changes_a_bit() {
         let pool = Pool::new(2);
-        for ty in GgmlType::ALL {
-            let (rows, cols) = (53, 512);
-            let w = random_matrix(ty, rows, cols, ty.id() as u64);
-            let n = 13;
-            let x: Vec<f32> = (0..n * cols)
-                .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
-                .collect();
-            let mut all = vec![0f32; n * rows];
-            matmul(&pool, &w, &x, &mut all);
-            for t in 0..n {
-                let mut one = vec![0f32; rows];
-                matmul(&pool, &w, &x[t * cols..(t + 1) * cols], &mut one);
-                for r in 0..rows {
-                    assert_eq!(
-                        one[r].to_bits(),
-                        all[t * rows + r].to_bits(),
-                        "{ty} token {t} row {r}"
-                    );
+        for isa in available() {
+            for ty in GgmlType::ALL {
+                // An odd number of 32-column groups too, where the type allows it.
+                let widths: &[usize] = if ty.block_elems() <= 32 {
+                    &[512, 160]
+                } else {
+                    &[512]
+                };
+                for &cols in widths {
+                    let rows = 53;
+                    let w = random_matrix(ty, rows, cols, ty.id() as u64);
+                    let n = 13;
+                    let x: Vec<f32> = (0..n * cols)
+                        .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
+                        .collect();
+                    let mut all = vec![0f32; n * rows];
+                    matmul_group_on(isa, &pool, [&w], &x, [&mut all]);
+                    for t in 0..n {
+                        let mut one = vec![0f32; rows];
+                        let xt = &x[t * cols..(t + 1) * cols];
+                        matmul_group_on(isa, &pool, [&w], xt, [&mut one]);
+                        for r in 0..rows {
+                            assert_eq!(
+                                one[r].to_bits(),
+                                all[t * rows + r].to_bits(),
+                                "{ty} {isa:?} {cols} columns: token {t} row {r}"
+                            );
+                        }
+                    }
                 }
             }
         }
@@ -327,26 +350,28 @@ mod tests {
             random_matrix(GgmlType::Q8_0, 5, cols, 2),
             random_matrix(GgmlType::Q4K, 70, cols, 3),
         ];
-        for n in [1, 2, 9] {
-            let x: Vec<f32> = (0..n * cols)
-                .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
-                .collect();
-            let alone: Vec<Vec<f32>> = ws
-                .iter()
-                .map(|w| {
-                    let mut o = vec![0f32; n * w.rows];
-                    matmul(&pool, w, &x, &mut o);
-                    o
-                })
-                .collect();
-            let mut outs: Vec<Vec<f32>> = ws.iter().map(|w| vec![0f32; n * w.rows]).collect();
-            let [a, b, c] = &mut outs[..] else {
-                unreachable!()
-            };
-            matmul_group(&pool, [&ws[0], &ws[1], &ws[2]], &x, [a, b, c]);
-            for (k, (g, o)) in outs.iter().zip(&alone).enumerate() {
-                let same = g.iter().zip(o).all(|(p, q)| p.to_bits() == q.to_bits());
-                assert!(same, "matrix {k}, {n} tokens");
+        for isa in available() {
+            for n in [1, 2, 9] {
+                let x: Vec<f32> = (0..n * cols)
+                    .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
+                    .collect();
+                let alone: Vec<Vec<f32>> = ws
+                    .iter()
+                    .map(|w| {
+                        let mut o = vec![0f32; n * w.rows];
+                        matmul_group_on(isa, &pool, [w], &x, [&mut o]);
+                        o
+                    })
+                    .collect();
+                let mut outs: Vec<Vec<f32>> = ws.iter().map(|w| vec![0f32; n * w.rows]).collect();
+                let [a, b, c] = &mut outs[..] else {
+                    unreachable!()
+                };
+                matmul_group_on(isa, &pool, [&ws[0], &ws[1], &ws[2]], &x, [a, b, c]);
+                for (k, (g, o)) in outs.iter().zip(&alone).enumerate() {
+                    let same = g.iter().zip(o).all(|(p, q)| p.to_bits() == q.to_bits());
+                    assert!(same, "{isa:?}: matrix {k}, {n} tokens");
+                }
             }
         }
     }

@@ -4,6 +4,8 @@ pub mod bandwidth;
 pub mod dot;
 #[cfg(target_arch = "x86_64")]
 mod dot_avx2;
+#[cfg(target_arch = "x86_64")]
+mod dot_avx512;
 pub mod matmul;
 pub mod ops;
 pub mod pool;
@@ -11,6 +13,6 @@ pub mod qmatrix;
 #[cfg(target_arch = "x86_64")]
 mod scaled_avx2;
 
-pub use matmul::{matmul, matmul_group};
+pub use matmul::{matmul, matmul_group, matmul_group_on};
 pub use pool::Pool;
 pub use qmatrix::QMatrix;

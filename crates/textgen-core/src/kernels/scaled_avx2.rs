@@ -80,12 +80,19 @@ unsafe fn ints_q4<const OFFSET: i32>(q: *const u8) -> [__m256; 4] {
     ]
 }
 
+/// The 32 integers (0..32) of a Q5 block, one byte each: fifth bits at `p + qh`, nibbles at `p + qh + 4`.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) unsafe fn q5_bytes(p: *const u8, qh: usize) -> __m256i {
+    let high = _mm256_and_si256(bits_to_bytes(p.add(qh)), _mm256_set1_epi8(0x10));
+    _mm256_or_si256(nibble_bytes(p.add(qh + 4)), high)
+}
+
 /// The 32 integers of a Q5 block (fifth bits at `p + qh`, nibbles at `p + qh + 4`), minus 16 unless `Q5_1`.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn ints_q5<const Q5_1: bool>(p: *const u8, qh: usize) -> [__m256; 4] {
-    let high = _mm256_and_si256(bits_to_bytes(p.add(qh)), _mm256_set1_epi8(0x10));
-    let q = _mm256_or_si256(nibble_bytes(p.add(qh + 4)), high);
+    let q = q5_bytes(p, qh);
     if Q5_1 {
         bytes_to_f32::<false>(q)
     } else {

@@ -93,7 +93,7 @@ impl LlamaConfig {
         if self.n_layer == 0 || self.n_embd == 0 || self.n_ff == 0 || self.n_head == 0 {
             return bad(format!("zero-sized dimension in {self:?}"));
         }
-        if self.head_dim == 0 || self.head_dim % 2 != 0 {
+        if self.head_dim == 0 || !self.head_dim.is_multiple_of(2) {
             return bad(format!(
                 "head size {} for embedding {} and {} heads is not a positive even number",
                 self.head_dim, self.n_embd, self.n_head
@@ -105,13 +105,13 @@ impl LlamaConfig {
                 self.layer_window, self.n_layer
             ));
         }
-        if self.n_head_kv == 0 || self.n_head % self.n_head_kv != 0 {
+        if self.n_head_kv == 0 || !self.n_head.is_multiple_of(self.n_head_kv) {
             return bad(format!(
                 "{} query heads cannot share {} kv heads",
                 self.n_head, self.n_head_kv
             ));
         }
-        if self.rope_dim > self.head_dim || self.rope_dim % 2 != 0 {
+        if self.rope_dim > self.head_dim || !self.rope_dim.is_multiple_of(2) {
             return bad(format!(
                 "rope dimension {} for head size {}",
                 self.rope_dim, self.head_dim

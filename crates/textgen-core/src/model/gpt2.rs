@@ -55,7 +55,7 @@ impl Gpt2Config {
         if self.n_layer == 0 || self.n_embd == 0 || self.n_ff == 0 || self.n_head == 0 {
             return bad(format!("zero-sized dimension in {self:?}"));
         }
-        if self.n_embd % self.n_head != 0 {
+        if !self.n_embd.is_multiple_of(self.n_head) {
             return bad(format!(
                 "embedding {} not divisible into {} heads",
                 self.n_embd, self.n_head

@@ -94,12 +94,12 @@ pub fn write_gguf(meta: &[(&str, Val)], tensors: &[Tensor]) -> Vec<u8> {
         out.extend(t.ty.to_le_bytes());
         out.extend(off.to_le_bytes());
     }
-    while out.len() % 32 != 0 {
+    while !out.len().is_multiple_of(32) {
         out.push(0);
     }
     for t in tensors {
         out.extend(&t.data);
-        while out.len() % 32 != 0 {
+        while !out.len().is_multiple_of(32) {
             out.push(0);
         }
     }

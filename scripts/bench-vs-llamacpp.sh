@@ -26,9 +26,10 @@ build() {
   cmake --build "$dir" -j"$(nproc)" --target "${targets[@]}" >/dev/null
 }
 
-# Whether the llama.cpp tools in $1 process a prompt on this machine.
+# Whether the llama.cpp tools in $1 process a prompt on this machine (the subshell's stderr takes the shell's
+# report of a crash).
 works() {
-  LD_LIBRARY_PATH="$1" "$1/llama-bench" -m "$model" -t 1 -p 16 -n 0 -r 1 >/dev/null 2>&1
+  (LD_LIBRARY_PATH="$1" "$1/llama-bench" -m "$model" -t 1 -p 16 -n 0 -r 1 >/dev/null 2>&1; exit $?) 2>/dev/null
 }
 
 model=models/SmolLM2-135M-Instruct.Q4_1.gguf
@@ -48,10 +49,13 @@ if [ "$need_build" = 1 ]; then
   build "$src/build"
 fi
 note="llama.cpp: native build (-DGGML_NATIVE=ON)"
+amx=()
 # The native build uses AMX where the CPU reports it. Some VMs report AMX without enabling its tile state: there
 # llama.cpp's AMX path dies with SIGILL at the first prompt (seen on the 2-core Xeon KVM guests, 2026-12), so
-# the comparison uses llama.cpp built without AMX (AVX-512 VNNI kernels, otherwise the same native build).
+# the comparison uses llama.cpp built without AMX (AVX-512 VNNI kernels, otherwise the same native build). The
+# AMX build's decode (no tile instructions for one token) still runs: the table shows it as well.
 if ! works "$bin"; then
+  amx=(--llama-amx-bin "$bin")
   noamx="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
   bin="$src/build-noamx/bin"
   if ! works "$bin"; then
@@ -65,4 +69,4 @@ fi
 cargo build --release --locked --quiet
 export LD_LIBRARY_PATH="$bin${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 exec python3 scripts/bench_vs_llamacpp.py --llama-bin "$bin" --textgen target/release/textgen \
-  --quant-dir "$cache/quants" --note "$note" "$@"
+  --quant-dir "$cache/quants" --note "$note" "${amx[@]}" "$@"

@@ -17,10 +17,11 @@ import time
 GPL3 = "/usr/share/common-licenses/GPL-3"
 
 
-def run(cmd):
-    """Runs cmd; returns (stdout + stderr, wall seconds). Fails loudly."""
+def run(cmd, env=None):
+    """Runs cmd (in env, else this process's environment); returns (stdout + stderr, wall seconds). Fails
+    loudly."""
     t = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     out, err = p.communicate()
     wall = time.perf_counter() - t
     if p.returncode != 0:
@@ -62,12 +63,22 @@ class Bench:
         self.lb = lambda tool: os.path.join(a.llama_bin, tool)
 
     # Each method returns (llama.cpp value, textgen value) for one alternating round.
-    def decode(self, model, t, n=128):
-        out, _ = run([self.lb("llama-bench"), "-m", model, "-t", str(t), "-p", "0", "-n", str(n), "-r", "1", "-o", "jsonl"])
-        ll = jsonl(out)[-1]["avg_ts"]
+    def llama_tg(self, bindir, model, t, n):
+        env = dict(os.environ, LD_LIBRARY_PATH=bindir)
+        out, _ = run([os.path.join(bindir, "llama-bench"), "-m", model, "-t", str(t), "-p", "0", "-n", str(n),
+                      "-r", "1", "-o", "jsonl"], env)
+        return jsonl(out)[-1]["avg_ts"]
+
+    def textgen_tg(self, model, t, n):
         out, _ = run([self.a.textgen, "bench", "-m", model, "-t", str(t), "-p", "0", "-n", str(n), "-r", "1", "--json"])
-        tg = [r for r in jsonl(out) if r.get("test") == f"tg{n}"][0]["t/s"]
-        return ll, tg
+        return [r for r in jsonl(out) if r.get("test") == f"tg{n}"][0]["t/s"]
+
+    def decode(self, model, t, n=128):
+        return self.llama_tg(self.a.llama_bin, model, t, n), self.textgen_tg(model, t, n)
+
+    def decode_amx(self, model, t, n=128):
+        """decode against llama.cpp's AMX build (whose prefill dies on some VMs)."""
+        return self.llama_tg(self.a.llama_amx_bin, model, t, n), self.textgen_tg(model, t, n)
 
     def prefill(self, model, t, n=512):
         out, _ = run([self.lb("llama-bench"), "-m", model, "-t", str(t), "-p", str(n), "-n", "0", "-r", "1", "-o", "jsonl"])
@@ -122,6 +133,7 @@ def main():
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--quants", default="Q4_1")
     p.add_argument("--note", default="")
+    p.add_argument("--llama-amx-bin", default="")
     a = p.parse_args()
     b = Bench(a)
     threads = [int(x) for x in a.threads.split(",")]
@@ -139,6 +151,9 @@ def main():
         cases = []
         if "decode" in tests:
             cases += [(f"decode tg128 (tok/s)", t, lambda m, t=t: b.decode(m, t), "higher") for t in threads]
+            if a.llama_amx_bin:
+                cases += [(f"decode tg128 (tok/s) vs llama.cpp's AMX build (its prefill dies here)", t,
+                           lambda m, t=t: b.decode_amx(m, t), "higher") for t in threads]
         if "prefill" in tests:
             cases.append(("prefill pp512 (tok/s)", tmax, lambda m: b.prefill(m, tmax), "higher"))
         if "batched" in tests:

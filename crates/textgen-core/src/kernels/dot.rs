@@ -75,21 +75,22 @@ pub fn available() -> Vec<Isa> {
     Isa::ALL.into_iter().filter(|i| i.supported()).collect()
 }
 
+/// `isa`, or the widest set this CPU runs where `isa` is wider: every kernel entry point passes its `isa`
+/// through this, so no value a caller passes can run instructions the CPU lacks.
+pub fn runnable(isa: Isa) -> Isa {
+    static WIDEST: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
+    isa.min(*WIDEST.get_or_init(|| available().into_iter().max().unwrap_or(Isa::Scalar)))
+}
+
 /// The widest instruction set this CPU runs, at most the cap of [`cap_isa`] (checked once).
 pub fn detect() -> Isa {
     static ISA: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
-    *ISA.get_or_init(|| {
-        let cap = *CAP.get_or_init(|| Isa::Avx512);
-        available()
-            .into_iter()
-            .filter(|i| *i <= cap)
-            .max()
-            .unwrap_or(Isa::Scalar)
-    })
+    *ISA.get_or_init(|| runnable(*CAP.get_or_init(|| Isa::Avx512)))
 }
 
 /// Whether the AVX-512 matrix kernels compute a matrix of `cols` columns on `isa`.
 pub fn wide(isa: Isa, cols: usize) -> bool {
+    let isa = runnable(isa);
     #[cfg(target_arch = "x86_64")]
     if isa == Isa::Avx512 {
         return super::dot_avx512::handles(cols);
@@ -100,6 +101,7 @@ pub fn wide(isa: Isa, cols: usize) -> bool {
 
 /// Whether `isa`'s kernels for `ty` read the activations' per-block sums (see [`block_sums`]).
 pub fn needs_block_sums(isa: Isa, ty: GgmlType, cols: usize) -> bool {
+    let isa = runnable(isa);
     #[cfg(target_arch = "x86_64")]
     if isa >= Isa::Avx2 && !wide(isa, cols) {
         return Scaled::of(ty).is_some_and(Scaled::has_min);
@@ -111,9 +113,10 @@ pub fn needs_block_sums(isa: Isa, ty: GgmlType, cols: usize) -> bool {
 /// `out[b] = Σ x[32b..32b + 32]` for each 32-column block of `x`, as the kernels that need them read them
 /// (`out` holds `x.len() / 32` values); only called where [`needs_block_sums`] holds.
 pub fn block_sums(isa: Isa, x: &[f32], out: &mut [f32]) {
+    let isa = runnable(isa);
     match isa {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `Isa::Avx2` and wider are only chosen when the CPU has AVX2, FMA and F16C.
+        // SAFETY: `runnable` chose `Isa::Avx2` or wider only where the CPU has AVX2, FMA and F16C.
         Isa::Avx2 | Isa::Avx512 => unsafe { super::scaled_avx2::block_sums(x, out) },
         _ => {
             for (o, c) in out.iter_mut().zip(x.chunks_exact(32)) {
@@ -134,18 +137,19 @@ pub fn dot_row(
     sums: &[&[f32]],
     out: &mut [f32; MAX_TOKENS],
 ) {
+    let isa = runnable(isa);
     let cols = row.len() / ty.block_bytes() * ty.block_elems();
     macro_rules! go {
         ($n:literal) => {{
             let x: [&[f32]; $n] = std::array::from_fn(|j| xs[j]);
             let res: [f32; $n] = match isa {
                 #[cfg(target_arch = "x86_64")]
-                // SAFETY: `Isa::Avx512` is only chosen when the CPU has AVX-512 F and BW besides AVX2, FMA
-                // and F16C; `wide` checked the row is whole groups.
+                // SAFETY: `runnable` chose `Isa::Avx512` only where the CPU has AVX-512 F and BW besides
+                // AVX2, FMA and F16C; `wide` checked the row is whole groups.
                 Isa::Avx512 if wide(isa, cols) => unsafe { super::dot_avx512::dot::<$n>(ty, row, x) },
                 #[cfg(target_arch = "x86_64")]
-                // SAFETY: `Isa::Avx2` and wider are only chosen when the CPU has AVX2, FMA and F16C; the
-                // sums cover every block where the kernel reads them (the caller's contract).
+                // SAFETY: `runnable` chose `Isa::Avx2` or wider only where the CPU has AVX2, FMA and F16C;
+                // the sums cover every block where the kernel reads them (the caller's contract).
                 Isa::Avx2 | Isa::Avx512 => unsafe {
                     match Scaled::of(ty) {
                         Some(s) => {
@@ -178,6 +182,7 @@ pub fn dot_rows(
     sums: &[&[f32]],
     mut store: impl FnMut(usize, &[f32]),
 ) {
+    let isa = runnable(isa);
     #[cfg(target_arch = "x86_64")]
     {
         let cols = row_bytes / ty.block_bytes() * ty.block_elems();
@@ -187,14 +192,14 @@ pub fn dot_rows(
                 let x: [&[f32]; $n] = std::array::from_fn(|j| xs[j]);
                 let sums: [&[f32]; $n] = std::array::from_fn(|j| sx[j]);
                 if wide(isa, cols) {
-                    // SAFETY: `Isa::Avx512` is only chosen when the CPU has AVX-512 F and BW besides AVX2,
-                    // FMA and F16C; `wide` checked the rows are whole groups.
+                    // SAFETY: `wide` holds only for `Isa::Avx512` on a CPU with AVX-512 F and BW besides
+                    // AVX2, FMA and F16C, and whole 32-column groups.
                     return unsafe {
                         super::dot_avx512::dot_rows::<$n>(ty, rows, row_bytes, x, &mut store)
                     };
                 }
                 if let (Isa::Avx2 | Isa::Avx512, Some(s)) = (isa, Scaled::of(ty)) {
-                    // SAFETY: `Isa::Avx2` and wider are only chosen when the CPU has AVX2, FMA and F16C.
+                    // SAFETY: `runnable` chose `Isa::Avx2` or wider only where the CPU has AVX2, FMA and F16C.
                     return unsafe {
                         super::scaled_avx2::dot_rows::<$n>(s, rows, row_bytes, x, sums, &mut store)
                     };
@@ -267,9 +272,10 @@ pub fn dot_f32_scalar(a: &[f32], b: &[f32]) -> f32 {
 /// f32 dot product with the best available instruction set.
 #[inline]
 pub fn dot_f32(isa: Isa, a: &[f32], b: &[f32]) -> f32 {
+    let isa = runnable(isa);
     match isa {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `Isa::Avx2` and wider are only chosen when the CPU has AVX2, FMA and F16C.
+        // SAFETY: `runnable` chose `Isa::Avx2` or wider only where the CPU has AVX2, FMA and F16C.
         Isa::Avx2 | Isa::Avx512 => unsafe { super::dot_avx2::dot_f32(a, b) },
         _ => dot_f32_scalar(a, b),
     }
@@ -277,6 +283,7 @@ pub fn dot_f32(isa: Isa, a: &[f32], b: &[f32]) -> f32 {
 
 /// One attention head's scores: `out[i] = (q · keys[i·stride..][..q.len()]) · scale` (exactly `dot_f32`).
 pub fn head_scores(isa: Isa, q: &[f32], keys: &[f32], stride: usize, scale: f32, out: &mut [f32]) {
+    let isa = runnable(isa);
     let hd = q.len();
     assert!(out.is_empty() || (out.len() - 1) * stride + hd <= keys.len());
     match isa {
@@ -294,6 +301,7 @@ pub fn head_scores(isa: Isa, q: &[f32], keys: &[f32], stride: usize, scale: f32,
 /// One attention head's output: `out = Σ_i w[i] · values[i·stride..][..out.len()]`, accumulated from zero in
 /// order (exactly a sequence of `axpy`).
 pub fn head_sum(isa: Isa, w: &[f32], values: &[f32], stride: usize, out: &mut [f32]) {
+    let isa = runnable(isa);
     let hd = out.len();
     assert!(w.is_empty() || (w.len() - 1) * stride + hd <= values.len());
     match isa {
@@ -312,9 +320,10 @@ pub fn head_sum(isa: Isa, w: &[f32], values: &[f32], stride: usize, out: &mut [f
 /// `y += a * x` with the best available instruction set.
 #[inline]
 pub fn axpy(isa: Isa, a: f32, x: &[f32], y: &mut [f32]) {
+    let isa = runnable(isa);
     match isa {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `Isa::Avx2` and wider are only chosen when the CPU has AVX2, FMA and F16C.
+        // SAFETY: `runnable` chose `Isa::Avx2` or wider only where the CPU has AVX2, FMA and F16C.
         Isa::Avx2 | Isa::Avx512 => unsafe { super::dot_avx2::axpy(a, x, y) },
         _ => {
             for (yi, xi) in y.iter_mut().zip(x) {

@@ -6,7 +6,7 @@
 //! on AVX-512 CPUs; else `dot_avx2` and, for Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q8_0, `scaled_avx2`, whose Q4_1 /
 //! Q5_1 kernels also read each token's block sums).
 
-use super::dot::{block_sums, detect, dot_rows, needs_block_sums, wide, Isa, MAX_TOKENS};
+use super::dot::{block_sums, detect, dot_rows, needs_block_sums, runnable, wide, Isa, MAX_TOKENS};
 use super::pool::{Pool, SyncPtr};
 use super::qmatrix::QMatrix;
 use std::cell::RefCell;
@@ -44,7 +44,7 @@ pub fn matmul_group<const K: usize>(
     matmul_group_on(detect(), pool, ws, x, outs);
 }
 
-/// [`matmul_group`] with the kernels of `isa` (one of [`super::dot::available`]).
+/// [`matmul_group`] with the kernels of `isa` (or of the widest set below it that this CPU runs).
 pub fn matmul_group_on<const K: usize>(
     isa: Isa,
     pool: &Pool,
@@ -52,6 +52,8 @@ pub fn matmul_group_on<const K: usize>(
     x: &[f32],
     outs: [&mut [f32]; K],
 ) {
+    // The tiled path below calls the AVX kernels directly: only on a CPU that runs them.
+    let isa = runnable(isa);
     let cols = ws[0].cols;
     let n = x.len() / cols;
     debug_assert_eq!(x.len(), n * cols);
@@ -171,7 +173,7 @@ fn tiled_exact(pool: &Pool, w: &QMatrix, x: &[f32], n: usize, wide: bool, optr: 
             tile.resize(TILED_ROWS * w.cols, 0.0);
             for (i, r) in rows.clone().enumerate() {
                 let out = &mut tile[i * w.cols..(i + 1) * w.cols];
-                // SAFETY: the caller's ISA (AVX2, or AVX-512 where `wide`) was chosen for this CPU, so it has
+                // SAFETY: `runnable` chose the ISA (AVX2, or AVX-512 where `wide`) for this CPU, so it has
                 // the features these kernels need; `wide` also means whole 32-column groups.
                 unsafe {
                     if wide {
@@ -215,7 +217,7 @@ fn tiled_scaled(
             let (d, m) = dm.split_at_mut(TILED_ROWS * blocks);
             for (i, r) in rows.clone().enumerate() {
                 let span = i * blocks..(i + 1) * blocks;
-                // SAFETY: the caller's ISA (AVX2 or wider) was chosen for this CPU, so it has AVX2, FMA and F16C.
+                // SAFETY: `runnable` chose the ISA (AVX2 or wider) for this CPU, so it has AVX2, FMA and F16C.
                 unsafe {
                     unpack_row(
                         s,

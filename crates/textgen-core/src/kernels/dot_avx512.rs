@@ -364,14 +364,16 @@ pub unsafe fn dequantize_row(ty: GgmlType, row: &[u8], out: &mut [f32]) {
     })
 }
 
-/// Rows and tokens per register block of `gemm_tile` (4·R·T accumulators, T activation vectors and one weight
-/// vector live in the 32 registers).
-const GR: usize = 2;
-const GT: usize = 3;
+/// Rows and tokens per register block of `gemm_tile` (R·T accumulators of one chain, T activation vectors and
+/// one weight vector live in the 32 registers).
+const GR: usize = 4;
+const GT: usize = 6;
 
 /// `out[t][r] = w[r] · x[t]` for R unpacked rows and T tokens, with exactly the accumulation of `dot` (an
-/// output's accumulator c sums columns 64i + 16c .. 64i + 16c + 16, i increasing). All 4·R·T accumulators stay
-/// in registers; each loaded weight vector serves T tokens and each activation vector R rows.
+/// output's accumulator c sums columns 64i + 16c .. 64i + 16c + 16, i increasing; then `(a0 + a1) + (a2 +
+/// a3)` and `hsum16`). One accumulator index at a time, so R·T registers hold accumulators: each loaded
+/// weight vector serves T tokens and each activation vector R rows. Between chains the partial results wait
+/// in memory: `a0`, then `a0 + a1`, `a2`.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx2,fma,f16c")]
 unsafe fn block<const R: usize, const T: usize>(
@@ -379,30 +381,34 @@ unsafe fn block<const R: usize, const T: usize>(
     x: [*const f32; T],
     cols: usize,
 ) -> [[f32; T]; R] {
-    let mut acc = [[[_mm512_setzero_ps(); 4]; T]; R];
-    // Accumulator c of every output takes the 16 columns at k.
-    let mut chain = |c: usize, k: usize| {
-        let xs: [__m512; T] = std::array::from_fn(|t| _mm512_loadu_ps(x[t].add(k)));
+    let mut a01 = [[_mm512_setzero_ps(); T]; R];
+    let mut a2 = [[_mm512_setzero_ps(); T]; R];
+    let mut sum = [[_mm512_setzero_ps(); T]; R];
+    for c in 0..4 {
+        let mut a = [[_mm512_setzero_ps(); T]; R];
+        let mut k = 16 * c;
+        while k < cols {
+            let xs: [__m512; T] = std::array::from_fn(|t| _mm512_loadu_ps(x[t].add(k)));
+            for r in 0..R {
+                let wv = _mm512_loadu_ps(w[r].add(k));
+                for t in 0..T {
+                    a[r][t] = _mm512_fmadd_ps(wv, xs[t], a[r][t]);
+                }
+            }
+            k += 64;
+        }
         for r in 0..R {
-            let wv = _mm512_loadu_ps(w[r].add(k));
             for t in 0..T {
-                acc[r][t][c] = _mm512_fmadd_ps(wv, xs[t], acc[r][t][c]);
+                match c {
+                    0 => a01[r][t] = a[r][t],
+                    1 => a01[r][t] = _mm512_add_ps(a01[r][t], a[r][t]),
+                    2 => a2[r][t] = a[r][t],
+                    _ => sum[r][t] = _mm512_add_ps(a01[r][t], _mm512_add_ps(a2[r][t], a[r][t])),
+                }
             }
         }
-    };
-    let mut k = 0;
-    while k + 64 <= cols {
-        for c in 0..4 {
-            chain(c, k + 16 * c);
-        }
-        k += 64;
     }
-    // A last odd group feeds accumulators 0 and 1.
-    if k < cols {
-        chain(0, k);
-        chain(1, k + 16);
-    }
-    std::array::from_fn(|r| std::array::from_fn(|t| finish(&acc[r][t])))
+    std::array::from_fn(|r| std::array::from_fn(|t| hsum16(sum[r][t])))
 }
 
 /// Runs `block::<R, T>` for rows `r0..r0 + R` and tokens `t0..t0 + T` and stores the results.
@@ -447,6 +453,8 @@ pub unsafe fn gemm_tile(
     macro_rules! rows_of {
         ($t:literal, $rn:expr) => {
             match $rn {
+                4 => store_block::<4, $t>,
+                3 => store_block::<3, $t>,
                 2 => store_block::<2, $t>,
                 _ => store_block::<1, $t>,
             }
@@ -459,6 +467,9 @@ pub unsafe fn gemm_tile(
         while r0 < rows {
             let rn = GR.min(rows - r0);
             let f = match tn {
+                6 => rows_of!(6, rn),
+                5 => rows_of!(5, rn),
+                4 => rows_of!(4, rn),
                 3 => rows_of!(3, rn),
                 2 => rows_of!(2, rn),
                 _ => rows_of!(1, rn),

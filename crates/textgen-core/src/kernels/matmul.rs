@@ -9,6 +9,7 @@
 use super::dot::{block_sums, detect, dot_rows, needs_block_sums, runnable, wide, Isa, MAX_TOKENS};
 use super::pool::{Pool, SyncPtr};
 use super::qmatrix::QMatrix;
+use super::AlignedBuf;
 use std::cell::RefCell;
 
 /// Rows per work item on the row-dot path.
@@ -20,7 +21,7 @@ const TILED_MIN_TOKENS: usize = 8;
 
 thread_local! {
     /// Each pool participant's reusable unpacked-weight tile (and, for block-scaled types, its scales/mins).
-    static TILE: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+    static TILE: RefCell<(AlignedBuf, Vec<f32>)> = const { RefCell::new((AlignedBuf::new(), Vec::new())) };
     /// Each calling thread's reusable activation block sums (`dot::block_sums`): per token, then transposed.
     static SUMS: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
 }
@@ -170,7 +171,7 @@ fn tiled_exact(pool: &Pool, w: &QMatrix, x: &[f32], n: usize, wide: bool, optr: 
     pool.for_each_chunk(w.rows, TILED_ROWS, &|_, rows| {
         TILE.with(|tile| {
             let tile = &mut tile.borrow_mut().0;
-            tile.resize(TILED_ROWS * w.cols, 0.0);
+            tile.resize(TILED_ROWS * w.cols);
             for (i, r) in rows.clone().enumerate() {
                 let out = &mut tile[i * w.cols..(i + 1) * w.cols];
                 // SAFETY: `runnable` chose the ISA (AVX2, or AVX-512 where `wide`) for this CPU, so it has
@@ -212,7 +213,7 @@ fn tiled_scaled(
     pool.for_each_chunk(w.rows, TILED_ROWS, &|_, rows| {
         TILE.with(|tile| {
             let (q, dm) = &mut *tile.borrow_mut();
-            q.resize(TILED_ROWS * w.cols, 0.0);
+            q.resize(TILED_ROWS * w.cols);
             dm.resize(2 * TILED_ROWS * blocks, 0.0);
             let (d, m) = dm.split_at_mut(TILED_ROWS * blocks);
             for (i, r) in rows.clone().enumerate() {

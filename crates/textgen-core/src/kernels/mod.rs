@@ -1,5 +1,6 @@
 //! CPU hot paths: quantized dot products, matmul, element-wise ops, and the worker pool.
 
+pub mod aligned;
 pub mod bandwidth;
 pub mod dot;
 #[cfg(target_arch = "x86_64")]
@@ -13,6 +14,7 @@ pub mod qmatrix;
 #[cfg(target_arch = "x86_64")]
 mod scaled_avx2;
 
+pub use aligned::AlignedBuf;
 pub use matmul::{matmul, matmul_group, matmul_group_on};
 pub use pool::Pool;
 pub use qmatrix::QMatrix;

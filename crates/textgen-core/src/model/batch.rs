@@ -6,7 +6,7 @@ use super::ModelError;
 use crate::kernels::dot::{detect, head_scores, head_sum};
 use crate::kernels::ops::softmax;
 use crate::kernels::pool::SyncPtr;
-use crate::kernels::Pool;
+use crate::kernels::{AlignedBuf, Pool};
 
 /// One sequence's part of a batched forward pass.
 pub struct BatchItem<'a> {
@@ -21,17 +21,17 @@ pub struct BatchItem<'a> {
 /// Reusable work buffers for forward passes (grown on demand, never shrunk: no allocation in steady state).
 #[derive(Default)]
 pub struct Scratch {
-    pub(super) x: Vec<f32>,
-    pub(super) xn: Vec<f32>,
-    pub(super) q: Vec<f32>,
-    pub(super) k: Vec<f32>,
-    pub(super) v: Vec<f32>,
-    pub(super) att: Vec<f32>,
-    pub(super) gate: Vec<f32>,
-    pub(super) up: Vec<f32>,
-    pub(super) scores: Vec<f32>,
-    pub(super) cos: Vec<f32>,
-    pub(super) sin: Vec<f32>,
+    pub(super) x: AlignedBuf,
+    pub(super) xn: AlignedBuf,
+    pub(super) q: AlignedBuf,
+    pub(super) k: AlignedBuf,
+    pub(super) v: AlignedBuf,
+    pub(super) att: AlignedBuf,
+    pub(super) gate: AlignedBuf,
+    pub(super) up: AlignedBuf,
+    pub(super) scores: AlignedBuf,
+    pub(super) cos: AlignedBuf,
+    pub(super) sin: AlignedBuf,
     pub(super) spans: Vec<Span>,
     pub(super) row_span: Vec<usize>,
 }
@@ -58,10 +58,6 @@ pub(super) struct Heads {
     pub(super) n_head_kv: usize,
     pub(super) head_dim: usize,
     pub(super) window: Option<usize>,
-}
-
-pub(super) fn resize(v: &mut Vec<f32>, n: usize) {
-    v.resize(n, 0.0);
 }
 
 /// Checks that every item fits its cache and the vocabulary, then lays its rows out in `s.spans` /

@@ -5,7 +5,7 @@
 //! unpacked inside the matmul kernels.
 
 use super::batch::{
-    advance, attention, gather_logit_rows, plan, resize, store_kv, BatchItem, Heads, Scratch,
+    advance, attention, gather_logit_rows, plan, store_kv, BatchItem, Heads, Scratch,
 };
 use super::kv_cache::KvShape;
 use super::tensors::{matrix, output_head, vector, vocab_rows};
@@ -244,7 +244,7 @@ impl Gpt2 {
             (&mut s.up, t_n * c.n_ff),
             (&mut s.scores, pool.threads() * p.longest),
         ] {
-            resize(v, n);
+            v.resize(n);
         }
         for (item, span) in batch.iter().zip(&s.spans) {
             for (t, &id) in item.tokens.iter().enumerate() {

@@ -4,7 +4,7 @@
 //! unpacked inside the matmul kernels.
 
 use super::batch::{
-    advance, attention, gather_logit_rows, plan, resize, store_kv, BatchItem, Heads, Scratch,
+    advance, attention, gather_logit_rows, plan, store_kv, BatchItem, Heads, Scratch,
 };
 use super::config::LlamaConfig;
 use super::kv_cache::KvShape;
@@ -152,7 +152,7 @@ impl Llama {
             (&mut s.cos, t_n * c.rope_dim / 2),
             (&mut s.sin, t_n * c.rope_dim / 2),
         ] {
-            resize(v, n);
+            v.resize(n);
         }
         for (item, span) in batch.iter().zip(&s.spans) {
             for (t, &id) in item.tokens.iter().enumerate() {

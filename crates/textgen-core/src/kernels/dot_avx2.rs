@@ -10,6 +10,7 @@
 //! unpacked once into a cache-resident tile, reused by many tokens) perform this identical sequence of f32
 //! operations for each output: batching never changes a bit.
 
+use super::blocks::{each_block, store};
 use crate::weights::dequant::{dequantize_block, k_scale_min};
 use crate::weights::GgmlType;
 use std::arch::x86_64::*;
@@ -409,12 +410,7 @@ unsafe fn store_block<const R: usize, const T: usize>(
 ) {
     let w: [*const f32; R] = std::array::from_fn(|r| tile.as_ptr().add((r0 + r) * cols));
     let xs: [*const f32; T] = std::array::from_fn(|t| x.as_ptr().add((t0 + t) * cols));
-    let v = block::<R, T>(w, xs, cols);
-    for (r, row) in v.iter().enumerate() {
-        for (t, val) in row.iter().enumerate() {
-            *out.add((t0 + t) * out_stride + r0 + r) = *val;
-        }
-    }
+    store(&block::<R, T>(w, xs, cols), r0, t0, out, out_stride);
 }
 
 /// `out[t * out_stride + r] = tile[r] · x[t]` for a dequantized tile of `rows` rows (`cols % 32 == 0`).
@@ -431,28 +427,20 @@ pub unsafe fn gemm_tile(
     out: *mut f32,
     out_stride: usize,
 ) {
-    let mut t0 = 0;
-    while t0 < n {
-        let tn = GT.min(n - t0);
-        let mut r0 = 0;
-        while r0 < rows {
-            let rn = GR.min(rows - r0);
-            let f = match (rn, tn) {
-                (3, 3) => store_block::<3, 3>,
-                (3, 2) => store_block::<3, 2>,
-                (3, _) => store_block::<3, 1>,
-                (2, 3) => store_block::<2, 3>,
-                (2, 2) => store_block::<2, 2>,
-                (2, _) => store_block::<2, 1>,
-                (_, 3) => store_block::<1, 3>,
-                (_, 2) => store_block::<1, 2>,
-                _ => store_block::<1, 1>,
-            };
-            f(tile, r0, cols, x, t0, out, out_stride);
-            r0 += rn;
-        }
-        t0 += tn;
-    }
+    each_block(rows, n, GR, GT, |r0, rn, t0, tn| {
+        let f = match (rn, tn) {
+            (3, 3) => store_block::<3, 3>,
+            (3, 2) => store_block::<3, 2>,
+            (3, _) => store_block::<3, 1>,
+            (2, 3) => store_block::<2, 3>,
+            (2, 2) => store_block::<2, 2>,
+            (2, _) => store_block::<2, 1>,
+            (_, 3) => store_block::<1, 3>,
+            (_, 2) => store_block::<1, 2>,
+            _ => store_block::<1, 1>,
+        };
+        f(tile, r0, cols, x, t0, out, out_stride);
+    });
 }
 
 /// f32 dot product, four 8-lane accumulators.

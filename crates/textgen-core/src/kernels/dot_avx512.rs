@@ -11,6 +11,7 @@
 //! (`dot_rows`) and the tiled path (`dequantize_row` into a cache-resident tile, then `gemm_tile`) perform this
 //! identical sequence of f32 operations for each output: batching never changes a bit.
 
+use super::blocks::{each_block, store};
 use super::dot_avx2::{f16_pair, hsum, prefetch_ahead, q6k_ints, qk_ints, qk_scale_min};
 use super::scaled_avx2::q5_bytes;
 use crate::weights::GgmlType;
@@ -426,12 +427,7 @@ unsafe fn store_block<const R: usize, const T: usize>(
 ) {
     let w: [*const f32; R] = std::array::from_fn(|r| tile.as_ptr().add((r0 + r) * cols));
     let xs: [*const f32; T] = std::array::from_fn(|t| x.as_ptr().add((t0 + t) * cols));
-    let v = block::<R, T>(w, xs, cols);
-    for (r, row) in v.iter().enumerate() {
-        for (t, val) in row.iter().enumerate() {
-            *out.add((t0 + t) * out_stride + r0 + r) = *val;
-        }
-    }
+    store(&block::<R, T>(w, xs, cols), r0, t0, out, out_stride);
 }
 
 /// `out[t * out_stride + r] = tile[r] · x[t]` for a dequantized tile of `rows` rows (`cols % 32 == 0`).
@@ -460,23 +456,15 @@ pub unsafe fn gemm_tile(
             }
         };
     }
-    let mut t0 = 0;
-    while t0 < n {
-        let tn = GT.min(n - t0);
-        let mut r0 = 0;
-        while r0 < rows {
-            let rn = GR.min(rows - r0);
-            let f = match tn {
-                6 => rows_of!(6, rn),
-                5 => rows_of!(5, rn),
-                4 => rows_of!(4, rn),
-                3 => rows_of!(3, rn),
-                2 => rows_of!(2, rn),
-                _ => rows_of!(1, rn),
-            };
-            f(tile, r0, cols, x, t0, out, out_stride);
-            r0 += rn;
-        }
-        t0 += tn;
-    }
+    each_block(rows, n, GR, GT, |r0, rn, t0, tn| {
+        let f = match tn {
+            6 => rows_of!(6, rn),
+            5 => rows_of!(5, rn),
+            4 => rows_of!(4, rn),
+            3 => rows_of!(3, rn),
+            2 => rows_of!(2, rn),
+            _ => rows_of!(1, rn),
+        };
+        f(tile, r0, cols, x, t0, out, out_stride);
+    });
 }

@@ -2,6 +2,7 @@
 
 pub mod aligned;
 pub mod bandwidth;
+mod blocks;
 pub mod dot;
 #[cfg(target_arch = "x86_64")]
 mod dot_avx2;

@@ -14,6 +14,7 @@
 //! - the result is `hsum(acc)`, plus `mt` for Q4_1 and Q5_1.
 
 // `f16_pair` gives a block's scale (lane 0) and min (lane 1; meaningless for the types without a min).
+use super::blocks::{each_block, store};
 use super::dot_avx2::{
     bits_to_bytes, bytes_to_f32, f16_pair as scales, hsum, nibble_bytes, prefetch_ahead,
 };
@@ -330,37 +331,24 @@ pub unsafe fn gemm_tile(
     out_stride: usize,
 ) {
     let (cols, blocks) = (tile.cols, tile.cols / 32);
-    let mut t0 = 0;
-    while t0 < n {
-        let tn = GT.min(n - t0);
-        let mut r0 = 0;
-        while r0 < tile.rows {
-            let rn = GR.min(tile.rows - r0);
-            macro_rules! run {
-                ($r:literal, $t:literal) => {{
-                    let q = std::array::from_fn(|r| tile.q.as_ptr().add((r0 + r) * cols));
-                    let d = std::array::from_fn(|r| tile.d.as_ptr().add((r0 + r) * blocks));
-                    let xs = std::array::from_fn(|t| x.as_ptr().add((t0 + t) * cols));
-                    let v = block::<$r, $t>(q, d, xs, blocks);
-                    for (r, row) in v.iter().enumerate() {
-                        for (t, val) in row.iter().enumerate() {
-                            *out.add((t0 + t) * out_stride + r0 + r) = *val;
-                        }
-                    }
-                }};
-            }
-            match (rn, tn) {
-                (3, 2) => run!(3, 2),
-                (3, _) => run!(3, 1),
-                (2, 2) => run!(2, 2),
-                (2, _) => run!(2, 1),
-                (_, 2) => run!(1, 2),
-                _ => run!(1, 1),
-            }
-            r0 += rn;
+    each_block(tile.rows, n, GR, GT, |r0, rn, t0, tn| {
+        macro_rules! run {
+            ($r:literal, $t:literal) => {{
+                let q = std::array::from_fn(|r| tile.q.as_ptr().add((r0 + r) * cols));
+                let d = std::array::from_fn(|r| tile.d.as_ptr().add((r0 + r) * blocks));
+                let xs = std::array::from_fn(|t| x.as_ptr().add((t0 + t) * cols));
+                store(&block::<$r, $t>(q, d, xs, blocks), r0, t0, out, out_stride);
+            }};
         }
-        t0 += tn;
-    }
+        match (rn, tn) {
+            (3, 2) => run!(3, 2),
+            (3, _) => run!(3, 1),
+            (2, 2) => run!(2, 2),
+            (2, _) => run!(2, 1),
+            (_, 2) => run!(1, 2),
+            _ => run!(1, 1),
+        }
+    });
     if tile.ty.has_min() {
         add_min_terms(tile, n, sums_t, out, out_stride);
     }
